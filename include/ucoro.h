@@ -1,0 +1,175 @@
+/*
+ * ucoro.h - a portable coroutine scheduler built on ucontext.
+ *
+ * The only public header of libucoro.  Every function that can fail returns
+ * a negative error code (-EINVAL, -ENOMEM, -ECANCELED, ... or UCO_ESTACK);
+ * none reports through errno.  Times are int64_t nanoseconds on
+ * CLOCK_MONOTONIC; a deadline is an absolute uco_now() value and UCO_NEVER
+ * means no limit.  One scheduler per thread; tasks never move between
+ * threads.  See ucoro(3) for the model and each function's man page.
+ */
+#ifndef UCORO_H
+#define UCORO_H
+
+#include <errno.h> /* the error codes the functions return */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UCO_VERSION_MAJOR 0
+#define UCO_VERSION_MINOR 1
+#define UCO_VERSION_PATCH 0
+
+#if defined(UCO_BUILDING_LIBRARY) && defined(__GNUC__)
+#define UCO_API __attribute__((visibility("default")))
+#else
+#define UCO_API
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Errors, time, version                                              */
+/* ------------------------------------------------------------------ */
+
+/* The task overflowed its stack (a sandbox).  Outside the errno range. */
+#define UCO_ESTACK (-4097)
+
+/* No deadline. */
+#define UCO_NEVER ((int64_t)-1)
+
+#define UCO_USEC(n) ((int64_t)(n) * 1000)
+#define UCO_MSEC(n) ((int64_t)(n) * 1000000)
+#define UCO_SEC(n)  ((int64_t)(n) * 1000000000)
+
+/* Nanoseconds on CLOCK_MONOTONIC. */
+UCO_API int64_t uco_now(void);
+
+/* A static string naming an error code (negative) of this library. */
+UCO_API const char *uco_strerror(int err);
+
+/* "MAJOR.MINOR.PATCH" of the library in use. */
+UCO_API const char *uco_version(void);
+
+/* ------------------------------------------------------------------ */
+/* Running and tasks                                                  */
+/* ------------------------------------------------------------------ */
+
+typedef void *uco_fn(void *arg);
+typedef struct uco_task uco_task;
+
+enum {
+    UCO_SANDBOX = 1u << 0,  /* survive a stack overflow */
+    UCO_DETACHED = 1u << 1  /* nobody will join it */
+};
+
+typedef struct uco_attr {
+    size_t stack_size;  /* usable bytes, rounded up to pages; 0: default */
+    size_t guard_size;  /* PROT_NONE bytes below the stack; 0: one page */
+    const char *name;   /* copied; NULL: "task-<id>" */
+    unsigned flags;     /* UCO_SANDBOX | UCO_DETACHED */
+} uco_attr;
+
+/*
+ * Start a scheduler on this thread, run main(arg) as its first task, return
+ * when main has finished and every other task has been cancelled and has
+ * unwound.  Returns main's outcome (as uco_join), -EBUSY if this thread
+ * already runs a scheduler, -EINVAL for a NULL main, -ENOMEM, or -EDEADLK
+ * when every task waited with nothing left that could wake one.
+ */
+UCO_API int uco_run(uco_fn *main, void *arg, void **result);
+
+/*
+ * Create a task running fn(arg) at the tail of the run queue; the caller
+ * goes on.  0, -EPERM outside a task, -EINVAL (NULL fn, NULL task without
+ * UCO_DETACHED, unknown flags, absurd sizes), -ENOMEM, -EAGAIN (the
+ * process reached vm.max_map_count).
+ */
+UCO_API int uco_spawn(uco_task **task, uco_fn *fn, void *arg,
+                      const uco_attr *attr);
+
+/* Let every other ready task run once.  0, -ECANCELED, -EPERM. */
+UCO_API int uco_yield(void);
+
+/* Suspend for ns nanoseconds / until a deadline.  0, -ECANCELED, -EPERM,
+ * -EINVAL (negative ns).  Never wakes early. */
+UCO_API int uco_sleep(int64_t ns);
+UCO_API int uco_sleep_until(int64_t deadline);
+
+/*
+ * Wait until task finishes, then release it.  0, -ECANCELED (it finished
+ * cancelled, or the caller was cancelled while it still runs), UCO_ESTACK,
+ * -ETIMEDOUT (it runs on; join again later), -EDEADLK (itself), -EBUSY
+ * (another task joins it), -EINVAL (NULL, detached, already joined, group
+ * member, other thread's), -EPERM (outside a task).
+ */
+UCO_API int uco_join(uco_task *task, void **result, int64_t deadline);
+
+/* Release task when it finishes; its handle must not be used afterwards.
+ * 0, -EINVAL, -EBUSY (a task joins it), -EPERM. */
+UCO_API int uco_detach(uco_task *task);
+
+/* End the calling task from any depth: its deferred handlers run and
+ * result is its return value.  Outside a task: a message, then abort(). */
+UCO_API _Noreturn void uco_exit(void *result);
+
+UCO_API uco_task *uco_self(void);                    /* NULL outside */
+UCO_API uint64_t uco_task_id(const uco_task *task);  /* 0 for NULL */
+UCO_API const char *uco_task_name(const uco_task *task); /* NULL for NULL */
+
+/* ------------------------------------------------------------------ */
+/* Cancellation: the unwinding flag                                   */
+/* ------------------------------------------------------------------ */
+
+/* Set task's cancel flag; a suspended task is woken with -ECANCELED.
+ * 0, -EINVAL, -EPERM (outside a scheduler). */
+UCO_API int uco_cancel(uco_task *task);
+/* The calling task's flag (false outside a task). */
+UCO_API bool uco_cancelled(void);
+/* Block normally despite the flag (on) or not; returns the previous state
+ * (0 or 1), -EPERM outside a task. */
+UCO_API int uco_shield(bool on);
+/* Push a cleanup handler on the running coroutine; 0, -EINVAL, -ENOMEM,
+ * -EPERM. */
+UCO_API int uco_defer(void (*fn)(void *arg), void *arg);
+/* Pop the last handler, running it if run.  0, -ENOENT (none), -EPERM. */
+UCO_API int uco_undefer(bool run);
+
+/* ------------------------------------------------------------------ */
+/* Task groups: structured concurrency                                */
+/* ------------------------------------------------------------------ */
+
+typedef struct uco_group uco_group;
+
+enum {
+    UCO_GROUP_FAIL_FAST = 1u << 0  /* a failing member cancels the rest */
+};
+
+/* A group owned by the calling task: cancelling the owner cancels the
+ * members; when the owner ends, groups it left are destroyed.
+ * 0, -EINVAL, -ENOMEM, -EPERM. */
+UCO_API int uco_group_create(uco_group **group, unsigned flags);
+/* Spawn a member (as uco_spawn; UCO_DETACHED is refused with -EINVAL).
+ * *task, if not NULL, may be cancelled and named while the member lives;
+ * the group releases members itself, so it can't be joined. */
+UCO_API int uco_group_spawn(uco_group *group, uco_task **task, uco_fn *fn,
+                            void *arg, const uco_attr *attr);
+/* Wait until no member is alive.  0, -ETIMEDOUT, -ECANCELED (the caller),
+ * -EINVAL, -EPERM. */
+UCO_API int uco_group_wait(uco_group *group, int64_t deadline);
+/* Cancel every live member.  0, -EINVAL, -EPERM. */
+UCO_API int uco_group_cancel(uco_group *group);
+/* The first failure: 0 (none yet), -ECANCELED or UCO_ESTACK; the failed
+ * member's id in *task_id when not NULL.  -EINVAL for NULL. */
+UCO_API int uco_group_status(const uco_group *group, uint64_t *task_id);
+/* Cancel and join what is left, free the group; returns its status, or
+ * -EINVAL, -EPERM. */
+UCO_API int uco_group_destroy(uco_group *group);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* UCORO_H */

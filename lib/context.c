@@ -1,0 +1,73 @@
+/*
+ * context.c - the only file that touches ucontext.
+ *
+ * The portable backend: getcontext once per scheduler for a template, then
+ * makecontext on a copy of it for each task (no system call at spawn), and
+ * swapcontext / setcontext to switch (glibc makes one rt_sigprocmask
+ * system call in each).  The entry trampoline never returns: uc_link is
+ * not relied on.
+ */
+#include "ucoro-int.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static UCO_TLS ucontext_t tmpl;
+static UCO_TLS bool have_tmpl;
+
+void uco__ctx_template(void)
+{
+    if (have_tmpl)
+        return;
+    if (getcontext(&tmpl) != 0) {
+        fputs("ucoro: getcontext failed\n", stderr);
+        abort();
+    }
+    have_tmpl = true;
+}
+
+/* makecontext passes int arguments only: the context's address travels as
+ * two 32-bit halves, which works the same on 32- and 64-bit targets. */
+static void trampoline(unsigned hi, unsigned lo)
+{
+    uintptr_t p = (uintptr_t)(((uint64_t)hi << 32) | (uint64_t)lo);
+    uco_ctx *c = (uco_ctx *)p;
+    c->entry(c->arg);
+    fputs("ucoro: a context entry returned\n", stderr);
+    abort();
+}
+
+void uco__ctx_make(uco_ctx *c, const struct uco_stack *st,
+                   void (*entry)(void *), void *arg)
+{
+    uint64_t p = (uint64_t)(uintptr_t)c;
+
+    uco__ctx_template();
+    memcpy(&c->uc, &tmpl, sizeof c->uc);
+#if defined(__x86_64__) || defined(__i386__)
+    /* glibc keeps a pointer to the FP save area inside the structure. */
+    c->uc.uc_mcontext.fpregs = &c->uc.__fpregs_mem;
+#endif
+    c->uc.uc_link = NULL;
+    c->uc.uc_stack.ss_sp = st->map + st->guard;
+    c->uc.uc_stack.ss_size = st->size;
+    c->uc.uc_stack.ss_flags = 0;
+    c->entry = entry;
+    c->arg = arg;
+    makecontext(&c->uc, (void (*)(void))trampoline, 2,
+                (unsigned)(p >> 32), (unsigned)(p & 0xffffffffu));
+}
+
+void uco__ctx_switch(uco_ctx *from, uco_ctx *to)
+{
+    swapcontext(&from->uc, &to->uc);
+}
+
+_Noreturn void uco__ctx_jump(uco_ctx *to)
+{
+    setcontext(&to->uc);
+    fputs("ucoro: setcontext failed\n", stderr);
+    abort();
+}

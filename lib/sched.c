@@ -1,0 +1,175 @@
+/*
+ * sched.c - one scheduler per thread: FIFO round robin, direct switches
+ * from task to task, and the scheduler's own loop that runs only when
+ * nothing is ready and then blocks in the kernel until the earliest
+ * deadline.
+ */
+#include "ucoro-int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+UCO_TLS struct uco_sched *uco__cur;
+
+void uco__ready(struct uco_sched *s, struct uco_task *t)
+{
+    t->state = UCO_S_READY;
+    uco__list_push(&s->runq, &t->qnode);
+}
+
+void uco__sched_reap(struct uco_sched *s)
+{
+    struct uco_task *t = s->zombie;
+
+    s->zombie = NULL;
+    uco__stack_put(&t->stack);
+    if (t->detached)
+        uco__task_release(s, t);
+}
+
+/* The next ready task, made current, or NULL. */
+static struct uco_task *next_ready(struct uco_sched *s)
+{
+    struct uco_list *n;
+    struct uco_task *t;
+
+    if (s->sleepq.n)
+        uco__wait_expire(s, uco_now());
+    n = uco__list_pop(&s->runq);
+    if (!n)
+        return NULL;
+    t = uco__container(n, struct uco_task, qnode);
+    t->state = UCO_S_RUNNING;
+    s->current = t;
+    return t;
+}
+
+void uco__sched_switch(struct uco_sched *s)
+{
+    struct uco_task *cur = s->current;
+    struct uco_task *next = next_ready(s);
+
+    if (next == cur)
+        return;
+    if (next)
+        uco__ctx_switch(&cur->ctx, &next->ctx);
+    else {
+        s->current = NULL;
+        uco__ctx_switch(&cur->ctx, &s->ctx);
+    }
+    if (s->zombie)
+        uco__sched_reap(s);
+}
+
+_Noreturn void uco__sched_leave(struct uco_sched *s)
+{
+    struct uco_task *next = next_ready(s);
+
+    if (next)
+        uco__ctx_jump(&next->ctx);
+    s->current = NULL;
+    uco__ctx_jump(&s->ctx);
+}
+
+void uco__sched_cancel_all(struct uco_sched *s)
+{
+    struct uco_list *n;
+
+    for (n = s->tasks.next; n != &s->tasks; n = n->next)
+        uco__cancel(s, uco__container(n, struct uco_task, all));
+}
+
+/* Sleep in the kernel until the deadline (never returns early). */
+static void block_until(int64_t deadline)
+{
+    struct timespec ts = { (time_t)(deadline / 1000000000),
+                           (long)(deadline % 1000000000) };
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}
+
+/* Nothing is ready and nothing sleeps, yet tasks are alive: they wait on
+ * each other.  First cancel them all so that they unwind; if even that
+ * leaves them stuck (shielded waits), stop with a message naming them. */
+static void deadlocked(struct uco_sched *s)
+{
+    struct uco_list *n;
+
+    if (!s->deadlock) {
+        s->deadlock = true;
+        uco__sched_cancel_all(s);
+        if (!uco__list_empty(&s->runq))
+            return;
+    }
+    fputs("ucoro: deadlock: every task waits and nothing can wake one:", stderr);
+    for (n = s->tasks.next; n != &s->tasks; n = n->next) {
+        struct uco_task *t = uco__container(n, struct uco_task, all);
+        fprintf(stderr, " %s (id %llu)", uco_task_name(t),
+                (unsigned long long)t->id);
+    }
+    fputc('\n', stderr);
+    abort();
+}
+
+/* The scheduler context: runs tasks until none is alive. */
+static void loop(struct uco_sched *s)
+{
+    for (;;) {
+        struct uco_task *t;
+
+        if (s->zombie)
+            uco__sched_reap(s);
+        t = next_ready(s);
+        if (t) {
+            uco__ctx_switch(&s->ctx, &t->ctx);
+            s->current = NULL;
+            continue;
+        }
+        if (s->alive == 0)
+            return;
+        t = uco__sleepq_top(&s->sleepq);
+        if (t)
+            block_until(t->deadline);
+        else
+            deadlocked(s);
+    }
+}
+
+
+int uco_run(uco_fn *fn, void *arg, void **result)
+{
+    struct uco_sched *s;
+    struct uco_task *m;
+    int rc;
+
+    if (!fn)
+        return -EINVAL;
+    if (uco__cur)
+        return -EBUSY;
+    s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    uco__list_init(&s->runq);
+    uco__list_init(&s->tasks);
+    uco__list_init(&s->free_tcbs);
+    uco__sleepq_init(&s->sleepq);
+    s->next_id = 1;
+    uco__ctx_template();
+    uco__cur = s;
+    rc = uco__spawn(s, &m, fn, arg, NULL, NULL);
+    if (rc == 0) {
+        s->main = m;
+        loop(s);
+        rc = s->deadlock ? -EDEADLK : m->outcome;
+        if (result)
+            *result = m->result;
+    }
+    uco__tcb_free_all(s);
+    uco__sleepq_free(&s->sleepq);
+    uco__stack_pool_drain();
+    uco__cur = NULL;
+    free(s);
+    return rc;
+}

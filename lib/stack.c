@@ -1,0 +1,207 @@
+/*
+ * stack.c - guarded stacks and this thread's pool of them.
+ *
+ * One anonymous mapping per stack, MAP_NORESERVE | MAP_STACK: only the
+ * pages a task touches cost memory.  The guard region at its low end is
+ * made with madvise(MADV_GUARD_INSTALL) where the kernel has it (Linux
+ * 6.13+: no extra mapping, so a million guarded stacks fit under
+ * vm.max_map_count) and with mprotect(PROT_NONE) elsewhere (the mapping
+ * splits in two: about 32,000 stacks at the default limit of 65,530).  One
+ * probe at the first stack decides; UCO_GUARD=mprotect forces the second.
+ *
+ * Finished stacks go to a per-thread pool.  The first POOL_HOT keep their
+ * pages (a respawn touches no new page); the rest give their pages back
+ * with MADV_DONTNEED; past POOL_MAX they are unmapped.
+ */
+#include "ucoro-int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+#ifndef MAP_STACK
+#define MAP_STACK 0
+#endif
+#ifndef MAP_NORESERVE
+#define MAP_NORESERVE 0
+#endif
+
+/*
+ * Default usable stack: 256 KiB on 64-bit targets.  printf and friends use
+ * a few KiB, getaddrinfo and iconv tens of KiB; 256 KiB leaves room for
+ * that plus modest recursion, and costs nothing until touched (an idle
+ * task uses one or two pages).  A million of them reserve 256 GiB of
+ * address space, a small part of 128 TiB.  On 32-bit targets the whole
+ * space is 4 GiB, so the default is 64 KiB (about 40,000 stacks fit).
+ */
+#define DEFAULT_STACK_64 ((size_t)256 * 1024)
+#define DEFAULT_STACK_32 ((size_t)64 * 1024)
+/* Smallest usable stack: the trampoline, a signal frame and a printf. */
+#define MIN_STACK ((size_t)16 * 1024)
+/* Sizes beyond this are refused as nonsense rather than tried. */
+#define MAX_STACK (sizeof(void *) == 8 ? ((size_t)1 << 40) : ((size_t)1 << 30))
+
+#define POOL_HOT 16
+#define POOL_MAX 256
+
+enum { GUARD_UNKNOWN, GUARD_MADVISE, GUARD_MPROTECT };
+static int guard_mode = GUARD_UNKNOWN; /* process-wide; same result per probe */
+
+static UCO_TLS struct uco_stack pool[POOL_MAX];
+static UCO_TLS size_t pool_n;
+
+size_t uco__page_size(void)
+{
+    static size_t page;
+    if (!page)
+        page = (size_t)sysconf(_SC_PAGESIZE);
+    return page;
+}
+
+size_t uco__stack_default_size(void)
+{
+    return sizeof(void *) >= 8 ? DEFAULT_STACK_64 : DEFAULT_STACK_32;
+}
+
+static size_t round_page(size_t n)
+{
+    size_t p = uco__page_size();
+    return (n + p - 1) & ~(p - 1);
+}
+
+int uco__stack_sizes(const uco_attr *attr, size_t *size, size_t *guard)
+{
+    size_t s = attr ? attr->stack_size : 0;
+    size_t g = attr ? attr->guard_size : 0;
+
+    if (s > MAX_STACK || g > MAX_STACK)
+        return -EINVAL;
+    s = s ? round_page(s) : uco__stack_default_size();
+    if (s < MIN_STACK)
+        s = MIN_STACK;
+    *size = s;
+    *guard = g ? round_page(g) : uco__page_size();
+    return 0;
+}
+
+bool uco__stack_guard_is_mprotect(void)
+{
+    return __atomic_load_n(&guard_mode, __ATOMIC_RELAXED) == GUARD_MPROTECT;
+}
+
+/* Decide once whether the environment forces mprotect guards. */
+static int guard_mode_get(void)
+{
+    int m = __atomic_load_n(&guard_mode, __ATOMIC_RELAXED);
+    if (m == GUARD_UNKNOWN) {
+        const char *e = getenv("UCO_GUARD");
+        if (e && strcmp(e, "mprotect") == 0) {
+            m = GUARD_MPROTECT;
+            __atomic_store_n(&guard_mode, m, __ATOMIC_RELAXED);
+        }
+    }
+    return m;
+}
+
+/* Install the guard of a fresh mapping: 0 or a negative errno. */
+static int guard_install(char *map, size_t guard)
+{
+    int m = guard_mode_get();
+
+    if (m != GUARD_MPROTECT) {
+        if (madvise(map, guard, MADV_GUARD_INSTALL) == 0) {
+            if (m == GUARD_UNKNOWN)
+                __atomic_store_n(&guard_mode, GUARD_MADVISE, __ATOMIC_RELAXED);
+            return 0;
+        }
+        if (m == GUARD_MADVISE || (errno != EINVAL && errno != ENOSYS))
+            return -errno;
+        __atomic_store_n(&guard_mode, GUARD_MPROTECT, __ATOMIC_RELAXED);
+    }
+    return mprotect(map, guard, PROT_NONE) == 0 ? 0 : -errno;
+}
+
+/* Has the process run out of mappings (vm.max_map_count)?  Only asked
+ * after a failure, so reading /proc is affordable. */
+static bool out_of_mappings(void)
+{
+    long max = 0, n = 0;
+    int c;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+
+    if (!f)
+        return false;
+    if (fscanf(f, "%ld", &max) != 1)
+        max = 0;
+    fclose(f);
+    f = fopen("/proc/self/maps", "r");
+    if (!f)
+        return false;
+    while ((c = getc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return max > 0 && n + 8 >= max;
+}
+
+static int map_error(int err)
+{
+    if (err == -ENOMEM && out_of_mappings())
+        return -EAGAIN;
+    return err == -EAGAIN ? -EAGAIN : -ENOMEM;
+}
+
+int uco__stack_get(struct uco_stack *st, size_t size, size_t guard)
+{
+    size_t i, len = size + guard;
+    char *map;
+    int rc;
+
+    for (i = pool_n; i-- > 0;) {
+        if (pool[i].size == size && pool[i].guard == guard) {
+            *st = pool[i];
+            pool[i] = pool[--pool_n];
+            return 0;
+        }
+    }
+    map = mmap(NULL, len, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (map == MAP_FAILED)
+        return map_error(-errno);
+    rc = guard_install(map, guard);
+    if (rc < 0) {
+        munmap(map, len);
+        return map_error(rc);
+    }
+    st->map = map;
+    st->len = len;
+    st->guard = guard;
+    st->size = size;
+    return 0;
+}
+
+void uco__stack_put(struct uco_stack *st)
+{
+    if (!st->map)
+        return;
+    if (pool_n >= POOL_MAX) {
+        munmap(st->map, st->len);
+    } else {
+        if (pool_n >= POOL_HOT)
+            madvise(st->map + st->guard, st->size, MADV_DONTNEED);
+        pool[pool_n++] = *st;
+    }
+    st->map = NULL;
+}
+
+void uco__stack_pool_drain(void)
+{
+    while (pool_n > 0) {
+        struct uco_stack *st = &pool[--pool_n];
+        munmap(st->map, st->len);
+    }
+}

@@ -1,0 +1,339 @@
+/*
+ * ucoro-int.h - the library's private structures and internal calls.
+ *
+ * Internal non-static names start with uco__.  Every internal function says
+ * what it does, what it returns, and whether it may switch context.
+ */
+#ifndef UCORO_INT_H
+#define UCORO_INT_H
+
+#ifdef HAVE_CONFIG_H
+#include <config.h> /* _GNU_SOURCE and friends, before any system header */
+#endif
+
+#include "ucoro.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <ucontext.h>
+
+#define UCO_TLS __thread __attribute__((tls_model("initial-exec")))
+#define UCO_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ------------------------------------------------------------------ */
+/* Intrusive circular doubly linked list.  An unlinked node points to  */
+/* itself, so removing a node twice is harmless.                       */
+/* ------------------------------------------------------------------ */
+
+struct uco_list {
+    struct uco_list *next, *prev;
+};
+
+#define uco__container(ptr, type, member) \
+    ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+static inline void uco__list_init(struct uco_list *l) { l->next = l->prev = l; }
+
+static inline bool uco__list_empty(const struct uco_list *l)
+{
+    return l->next == l;
+}
+
+/* Append n at the tail of the list headed by head. */
+static inline void uco__list_push(struct uco_list *head, struct uco_list *n)
+{
+    n->prev = head->prev;
+    n->next = head;
+    head->prev->next = n;
+    head->prev = n;
+}
+
+/* Unlink n from whatever list it is on (no-op when unlinked). */
+static inline void uco__list_remove(struct uco_list *n)
+{
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->next = n->prev = n;
+}
+
+/* Unlink and return the head's first node, or NULL when empty. */
+static inline struct uco_list *uco__list_pop(struct uco_list *head)
+{
+    struct uco_list *n = head->next;
+    if (n == head)
+        return NULL;
+    uco__list_remove(n);
+    return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Stacks (stack.c)                                                   */
+/*                                                                    */
+/*   map                 map + guard                       map + len  */
+/*   |  guard region     |  usable stack (grows down)  <-- sp starts |  */
+/*   |  PROT_NONE or     |                                         |  */
+/*   |  MADV_GUARD       |                                         |  */
+/*                                                                    */
+/* The task control block never lives in the mapping: an overflow     */
+/* runs into the guard and nothing of the library's.                  */
+/* ------------------------------------------------------------------ */
+
+struct uco_stack {
+    char *map;    /* start of the mapping (the guard's first byte); NULL: none */
+    size_t len;   /* length of the whole mapping: guard + size */
+    size_t guard; /* bytes of guard at map */
+    size_t size;  /* usable bytes at map + guard */
+};
+
+/* Page size, cached. */
+size_t uco__page_size(void);
+/* Default usable size of a stack on this platform. */
+size_t uco__stack_default_size(void);
+/* Normalise attr sizes: rounded to pages, defaults applied.  -EINVAL when
+ * absurd.  Does not switch. */
+int uco__stack_sizes(const uco_attr *attr, size_t *size, size_t *guard);
+/* Take a stack of exactly these (normalised) sizes from this thread's pool
+ * or map a new one.  0, -ENOMEM, -EAGAIN (vm.max_map_count).  No switch. */
+int uco__stack_get(struct uco_stack *st, size_t size, size_t guard);
+/* Give a stack back to the pool (or unmap it past the bound).  The caller
+ * must not be running on it.  No switch. */
+void uco__stack_put(struct uco_stack *st);
+/* Unmap every pooled stack of this thread.  No switch. */
+void uco__stack_pool_drain(void);
+/* True when the guard is made with mprotect (two mappings a stack). */
+bool uco__stack_guard_is_mprotect(void);
+
+/* ------------------------------------------------------------------ */
+/* Contexts (context.c): the only file that touches ucontext           */
+/* ------------------------------------------------------------------ */
+
+typedef struct uco_ctx {
+    ucontext_t uc;
+    void (*entry)(void *arg); /* runs first on a made context; never returns */
+    void *arg;
+} uco_ctx;
+
+/* Capture this thread's template context (signal mask, FP state) once per
+ * scheduler, so that making a context needs no system call. */
+void uco__ctx_template(void);
+/* Prepare c to run entry(arg) on st.  No switch. */
+void uco__ctx_make(uco_ctx *c, const struct uco_stack *st,
+                   void (*entry)(void *), void *arg);
+/* Save the running context in from and resume to.  Returns when something
+ * switches back to from. */
+void uco__ctx_switch(uco_ctx *from, uco_ctx *to);
+/* Resume to, abandoning the running context. */
+_Noreturn void uco__ctx_jump(uco_ctx *to);
+
+/* ------------------------------------------------------------------ */
+/* Deferred handlers (cancel.c)                                       */
+/* ------------------------------------------------------------------ */
+
+struct uco_defer_fn {
+    void (*fn)(void *arg);
+    void *arg;
+};
+
+#define UCO_DEFER_INLINE 4
+
+struct uco_defers {
+    struct uco_defer_fn *v; /* inl, or malloc'd when more were pushed */
+    unsigned n, cap;
+    struct uco_defer_fn inl[UCO_DEFER_INLINE];
+};
+
+void uco__defers_init(struct uco_defers *d);
+/* Pop and run the handlers in reverse order, each exactly once (a handler
+ * may push more; they run too), then free the storage.  May switch (a
+ * handler may block). */
+void uco__defers_run(struct uco_defers *d);
+
+/* ------------------------------------------------------------------ */
+/* Tasks and the scheduler                                            */
+/* ------------------------------------------------------------------ */
+
+enum uco_state {
+    UCO_S_READY,   /* on sched->runq */
+    UCO_S_RUNNING, /* sched->current; on no queue */
+    UCO_S_WAITING, /* suspended in uco__wait: maybe in the sleep heap, maybe
+                      on the wait list of what it waits for */
+    UCO_S_DONE     /* finished; outcome and result valid until released */
+};
+
+#define UCO_TASK_MAGIC 0x7563746bu /* "uctk": a live handle */
+#define UCO_TASK_FREE 0x66726565u  /* "free": released; using it is a bug */
+#define UCO_NO_HEAP ((size_t)-1)
+#define UCO_NAME_INLINE 24
+
+struct uco_sched;
+struct uco_group;
+
+struct uco_task {
+    uco_ctx ctx;             /* saved context while not running */
+    uint32_t magic;          /* UCO_TASK_MAGIC from spawn to release */
+    uint8_t state;           /* enum uco_state */
+    bool cancelled;          /* the unwinding flag; never cleared */
+    bool shielded;           /* suspension points ignore the flag */
+    bool detached;           /* released by the library when done */
+    bool finishing;          /* ended: outcome fixed, handlers running */
+    unsigned flags;          /* attr flags (UCO_SANDBOX, UCO_DETACHED) */
+    int wake;                /* why uco__wait returned: 0, -ETIMEDOUT,
+                                -ECANCELED; valid after a wake-up */
+    int outcome;             /* 0, -ECANCELED, UCO_ESTACK; fixed when the
+                                task ends (finishing), valid when DONE */
+    struct uco_sched *sched; /* owner; never changes */
+    uint64_t id;             /* unique within the scheduler, from 1 */
+    uco_fn *fn;
+    void *arg;
+    void *result;            /* fn's return value; valid when DONE */
+    struct uco_stack stack;  /* mapping; given back when DONE (reaped) */
+    struct uco_list qnode;   /* READY: on sched->runq; WAITING: on the wait
+                                list of what it waits for, or unlinked;
+                                released: on sched->free_tcbs */
+    struct uco_list all;     /* on sched->tasks from spawn to finish */
+    size_t heap_idx;         /* index in the sleep heap, or UCO_NO_HEAP */
+    int64_t deadline;        /* sleep heap key, valid while in the heap */
+    uint64_t seq;            /* tie-breaker: order in which they slept */
+    struct uco_task *joiner; /* the task blocked in uco_join on this one */
+    struct uco_group *group; /* group it is a member of, or NULL */
+    struct uco_list gnode;   /* on group->members while alive */
+    struct uco_list groups;  /* groups this task owns (uco_group.onode) */
+    struct uco_defers defers;
+    char *name;              /* NULL: "task-<id>" made on demand in namebuf */
+    char namebuf[UCO_NAME_INLINE];
+};
+
+struct uco_sleepq {
+    struct uco_task **heap; /* binary min-heap by (deadline, seq) */
+    size_t n, cap;
+};
+
+struct uco_group {
+    uint32_t magic;           /* UCO_GROUP_MAGIC until destroyed */
+    unsigned flags;           /* UCO_GROUP_FAIL_FAST */
+    bool destroying;          /* in uco_group_destroy: no new members */
+    struct uco_sched *sched;
+    struct uco_task *owner;   /* the task that created it */
+    struct uco_list onode;    /* on owner->groups */
+    struct uco_list members;  /* live members (uco_task.gnode) */
+    size_t nlive;
+    struct uco_list waiters;  /* tasks in uco_group_wait/destroy (qnode) */
+    int status;               /* first failure, 0 until one */
+    uint64_t failed_id;
+};
+
+#define UCO_GROUP_MAGIC 0x75636770u
+
+struct uco_tcb_chunk;
+
+struct uco_sched {
+    uco_ctx ctx;             /* the scheduler's own context (uco_run's
+                                stack): runs only when nothing is ready */
+    struct uco_task *current;/* running task; NULL in the scheduler context */
+    struct uco_list runq;    /* READY tasks, FIFO */
+    struct uco_list tasks;   /* every unfinished task (uco_task.all) */
+    size_t alive;            /* tasks spawned and not yet finished */
+    struct uco_sleepq sleepq;
+    struct uco_task *main;
+    struct uco_task *zombie; /* finished; its stack awaits release by the
+                                next context that runs */
+    uint64_t next_id, next_seq;
+    struct uco_list free_tcbs;      /* released control blocks, FIFO */
+    struct uco_tcb_chunk *chunks;   /* every control block allocated */
+    bool main_done;          /* main finished: the rest are being cancelled */
+    bool deadlock;           /* everything waited with nothing to wake it */
+};
+
+/* The calling thread's scheduler, or NULL. */
+extern UCO_TLS struct uco_sched *uco__cur;
+
+/* The running task, or NULL (no scheduler, or in its own context). */
+static inline struct uco_task *uco__self(void)
+{
+    struct uco_sched *s = uco__cur;
+    return s ? s->current : NULL;
+}
+
+/* A handle that may be used in this thread's scheduler. */
+static inline bool uco__task_valid(const struct uco_sched *s,
+                                   const struct uco_task *t)
+{
+    return t && s && t->magic == UCO_TASK_MAGIC && t->sched == s;
+}
+
+/* True when a suspension point of t must return -ECANCELED. */
+static inline bool uco__cancel_pending(const struct uco_task *t)
+{
+    return UCO_UNLIKELY(t->cancelled && !t->shielded);
+}
+
+/* sched.c */
+/* Make t ready: append to the run queue.  No switch. */
+void uco__ready(struct uco_sched *s, struct uco_task *t);
+/* Run the next ready task (or the scheduler context when none); the caller
+ * has already queued or parked s->current.  Switches; returns when the
+ * caller is resumed. */
+void uco__sched_switch(struct uco_sched *s);
+/* Leave the finished s->current for good: switch to the next ready task or
+ * the scheduler context.  The stack is released by whoever runs next. */
+_Noreturn void uco__sched_leave(struct uco_sched *s);
+/* Release the zombie's stack (and control block if nobody will join it). */
+void uco__sched_reap(struct uco_sched *s);
+/* Cancel every unfinished task.  No switch. */
+void uco__sched_cancel_all(struct uco_sched *s);
+
+/* sleepq.c: no function switches. */
+void uco__sleepq_init(struct uco_sleepq *q);
+void uco__sleepq_free(struct uco_sleepq *q);
+/* Make room for n entries so that pushing never fails: 0 or -ENOMEM. */
+int uco__sleepq_reserve(struct uco_sleepq *q, size_t n);
+/* Insert t keyed by (t->deadline, t->seq); room must be reserved. */
+void uco__sleepq_push(struct uco_sleepq *q, struct uco_task *t);
+/* Remove t (which must be in the heap) in O(log n). */
+void uco__sleepq_remove(struct uco_sleepq *q, struct uco_task *t);
+/* The earliest entry, or NULL. */
+static inline struct uco_task *uco__sleepq_top(const struct uco_sleepq *q)
+{
+    return q->n ? q->heap[0] : NULL;
+}
+
+/* wait.c */
+/* Suspend the running task self until uco__wake or the deadline.  The
+ * caller has registered self on what it waits for.  Returns the wake-up
+ * reason: 0 (woken), -ETIMEDOUT, -ECANCELED (flag set and not shielded,
+ * checked before suspending and after resuming).  Switches. */
+int uco__wait(struct uco_sched *s, struct uco_task *self, int64_t deadline);
+/* Wake the WAITING task t with reason: out of the sleep heap and off its
+ * wait list, onto the run queue.  No switch. */
+void uco__wake(struct uco_sched *s, struct uco_task *t, int reason);
+/* Wake every sleeper whose deadline is <= now with -ETIMEDOUT. */
+void uco__wait_expire(struct uco_sched *s, int64_t now);
+
+/* task.c */
+/* Create a task (uco_spawn's work) in group g (may be NULL).  No switch. */
+int uco__spawn(struct uco_sched *s, struct uco_task **task, uco_fn *fn,
+               void *arg, const uco_attr *attr, struct uco_group *g);
+/* End s->current with result: deferred handlers, owned groups, joiner,
+ * then leave.  May switch while handlers block; never returns. */
+_Noreturn void uco__task_finish(struct uco_task *t, void *result);
+/* Give the control block back; the handle becomes invalid.  No switch. */
+void uco__task_release(struct uco_sched *s, struct uco_task *t);
+/* Free every control block (end of uco_run).  No switch. */
+void uco__tcb_free_all(struct uco_sched *s);
+
+/* cancel.c */
+/* Set t's flag, cancel its groups' members, wake it if it waits
+ * unshielded.  No switch. */
+void uco__cancel(struct uco_sched *s, struct uco_task *t);
+
+/* group.c */
+/* A member finished: record a failure, wake the group's waiter. */
+void uco__group_member_done(struct uco_task *t);
+/* Cancel the members of every group t owns.  No switch. */
+void uco__group_cancel_owned(struct uco_sched *s, struct uco_task *t);
+/* Destroy the groups t still owns (t is finishing).  Switches. */
+void uco__group_destroy_owned(struct uco_task *t);
+
+#endif /* UCORO_INT_H */

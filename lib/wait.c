@@ -1,0 +1,82 @@
+/*
+ * wait.c - the one suspend/resume primitive under every wait, and the
+ * sleeps built on it.
+ */
+#include "ucoro-int.h"
+
+int uco__wait(struct uco_sched *s, struct uco_task *self, int64_t deadline)
+{
+    if (uco__cancel_pending(self)) {
+        uco__list_remove(&self->qnode);
+        return -ECANCELED;
+    }
+    self->state = UCO_S_WAITING;
+    self->wake = 0;
+    if (deadline != UCO_NEVER) {
+        self->deadline = deadline;
+        self->seq = s->next_seq++;
+        uco__sleepq_push(&s->sleepq, self);
+    }
+    uco__sched_switch(s);
+    if (uco__cancel_pending(self))
+        return -ECANCELED;
+    return self->wake;
+}
+
+void uco__wake(struct uco_sched *s, struct uco_task *t, int reason)
+{
+    if (t->heap_idx != UCO_NO_HEAP)
+        uco__sleepq_remove(&s->sleepq, t);
+    uco__list_remove(&t->qnode);
+    t->wake = reason;
+    uco__ready(s, t);
+}
+
+void uco__wait_expire(struct uco_sched *s, int64_t now)
+{
+    struct uco_task *t;
+
+    while ((t = uco__sleepq_top(&s->sleepq)) && t->deadline <= now)
+        uco__wake(s, t, -ETIMEDOUT);
+}
+
+int uco_sleep_until(int64_t deadline)
+{
+    struct uco_sched *s = uco__cur;
+    struct uco_task *self = uco__self();
+    int rc;
+
+    if (!self)
+        return -EPERM;
+    if (deadline < 0 && deadline != UCO_NEVER)
+        return -EINVAL;
+    if (deadline != UCO_NEVER && deadline <= uco_now())
+        return uco_yield();
+    rc = uco__wait(s, self, deadline);
+    return rc == -ETIMEDOUT ? 0 : rc;
+}
+
+int uco_sleep(int64_t ns)
+{
+    if (!uco__self())
+        return -EPERM;
+    if (ns < 0)
+        return -EINVAL;
+    if (ns == 0)
+        return uco_yield();
+    return uco_sleep_until(uco_now() + ns);
+}
+
+int uco_yield(void)
+{
+    struct uco_sched *s = uco__cur;
+    struct uco_task *self = uco__self();
+
+    if (!self)
+        return -EPERM;
+    if (uco__cancel_pending(self))
+        return -ECANCELED;
+    uco__ready(s, self);
+    uco__sched_switch(s);
+    return uco__cancel_pending(self) ? -ECANCELED : 0;
+}

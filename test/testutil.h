@@ -1,0 +1,75 @@
+/*
+ * testutil.h - what every cmocka test of ucoro shares.
+ *
+ * Each test starts a fresh scheduler with uco_run; tasks record what they
+ * saw (in a trace or in variables) and the test asserts after uco_run
+ * returns.  Durations are checked as "at least the deadline" exactly and
+ * "at most the deadline plus a tolerance" scaled by UCO_TEST_SLACK (a
+ * factor, default 1) for slow or emulated machines.
+ */
+#ifndef UCO_TESTUTIL_H
+#define UCO_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ucoro.h>
+
+/* The tolerance factor for timing checks. */
+static inline double test_slack(void)
+{
+    const char *e = getenv("UCO_TEST_SLACK");
+    double f = e ? atof(e) : 1.0;
+    return f > 0 ? f : 1.0;
+}
+
+/* Late by at most tol_ns (scaled), never early. */
+#define assert_on_time(actual_ns, expected_ns, tol_ns)                       \
+    do {                                                                     \
+        int64_t a_ = (actual_ns), e_ = (expected_ns);                        \
+        assert_true(a_ >= e_);                                               \
+        assert_true(a_ <= e_ + (int64_t)((tol_ns) * test_slack()));          \
+    } while (0)
+
+/* A trace of short words, joined by spaces: "A B C A ...". */
+struct trace {
+    char buf[4096];
+    size_t len;
+};
+
+static inline void trace_add(struct trace *t, const char *word)
+{
+    int n = snprintf(t->buf + t->len, sizeof t->buf - t->len, "%s%s",
+                     t->len ? " " : "", word);
+    if (n > 0 && (size_t)n < sizeof t->buf - t->len)
+        t->len += (size_t)n;
+}
+
+static inline void trace_addf(struct trace *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static inline void trace_addf(struct trace *t, const char *fmt, ...)
+{
+    char w[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w, sizeof w, fmt, ap);
+    va_end(ap);
+    trace_add(t, w);
+}
+
+/* Run fn(arg) as the main task of a fresh scheduler; its outcome. */
+static inline int run_main(uco_fn *fn, void *arg)
+{
+    return uco_run(fn, arg, NULL);
+}
+
+#endif
