@@ -120,6 +120,24 @@ UCO_API uint64_t uco_task_id(const uco_task *task);  /* 0 for NULL */
 UCO_API const char *uco_task_name(const uco_task *task); /* NULL for NULL */
 
 /* ------------------------------------------------------------------ */
+/* Stack overflow: guard regions and sandboxes                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Run fn(arg) to completion on a fresh guarded stack, synchronously, in a
+ * task or outside any scheduler, as a sandbox.  0 and fn's result in
+ * *result, UCO_ESTACK if it overflowed (*result NULL), -EINVAL (NULL fn,
+ * flags other than UCO_SANDBOX, absurd sizes), -ENOMEM, -EAGAIN.
+ * Inside fn, uco_exit ends fn's body and uco_defer pushes on it.
+ */
+UCO_API int uco_call(uco_fn *fn, void *arg, const uco_attr *attr,
+                     void **result);
+
+/* Bytes left between the stack pointer and the guard of the running
+ * stack (a task's, a uco_call body's, or the thread's own). */
+UCO_API size_t uco_stack_remaining(void);
+
+/* ------------------------------------------------------------------ */
 /* Cancellation: the unwinding flag                                   */
 /* ------------------------------------------------------------------ */
 

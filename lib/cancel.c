@@ -66,10 +66,15 @@ void uco__defers_run(struct uco_defers *d)
     uco__defers_init(d);
 }
 
-/* The handlers of the coroutine that is running, or NULL outside one. */
+/* The handlers of the coroutine that is running (the innermost frame, or
+ * the task), or NULL outside any. */
 static struct uco_defers *running_defers(void)
 {
     struct uco_task *self = uco__self();
+    struct uco_frame *f = *uco__frame_slot();
+
+    if (f)
+        return &f->defers;
     return self ? &self->defers : NULL;
 }
 

@@ -151,6 +151,11 @@ int uco_run(uco_fn *fn, void *arg, void **result)
     s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
+    rc = uco__guard_enter();
+    if (rc < 0) {
+        free(s);
+        return rc;
+    }
     uco__list_init(&s->runq);
     uco__list_init(&s->tasks);
     uco__list_init(&s->free_tcbs);
@@ -170,6 +175,7 @@ int uco_run(uco_fn *fn, void *arg, void **result)
     uco__sleepq_free(&s->sleepq);
     uco__stack_pool_drain();
     uco__cur = NULL;
+    uco__guard_leave();
     free(s);
     return rc;
 }

@@ -136,6 +136,7 @@ int uco__spawn(struct uco_sched *s, struct uco_task **task, uco_fn *fn,
     t->heap_idx = UCO_NO_HEAP;
     t->joiner = NULL;
     t->group = g;
+    t->frame = NULL;
     uco__list_init(&t->gnode);
     uco__list_init(&t->groups);
     uco__defers_init(&t->defers);
@@ -194,7 +195,10 @@ _Noreturn void uco__task_finish(struct uco_task *t, void *result)
 _Noreturn void uco_exit(void *result)
 {
     struct uco_task *self = uco__self();
+    struct uco_frame *f = *uco__frame_slot();
 
+    if (f)
+        uco__frame_exit(f, result);
     if (!self) {
         fputs("ucoro: uco_exit called outside a task\n", stderr);
         abort();

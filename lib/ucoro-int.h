@@ -169,6 +169,29 @@ enum uco_state {
 
 struct uco_sched;
 struct uco_group;
+struct uco_task;
+
+/*
+ * A frame: a body that runs to completion on a guarded stack of its own,
+ * inside the task (or the thread) that started it: uco_call's sandbox, and
+ * generators.  Frames nest: the innermost one running on top of a task is
+ * task->frame (outside any task: the thread's frame), and each points to
+ * the one it runs inside.
+ */
+struct uco_frame {
+    uco_ctx ctx;              /* the body's context while it is not running */
+    uco_ctx back;             /* the context that resumed the body */
+    struct uco_stack stack;   /* the body's own stack */
+    struct uco_defers defers; /* handlers pushed while the body ran */
+    struct uco_frame *parent; /* frame it runs inside, or NULL */
+    uco_fn *fn;
+    void *arg;
+    void *result;             /* fn's return value, or uco_exit's */
+    int outcome;              /* 0, or UCO_ESTACK after an overflow */
+    bool sandbox;             /* an overflow ends the body, not the process */
+    bool done;                /* the body has ended */
+    const char *name;         /* for diagnostics */
+};
 
 struct uco_task {
     uco_ctx ctx;             /* saved context while not running */
@@ -201,6 +224,7 @@ struct uco_task {
     struct uco_list gnode;   /* on group->members while alive */
     struct uco_list groups;  /* groups this task owns (uco_group.onode) */
     struct uco_defers defers;
+    struct uco_frame *frame;  /* innermost frame running on top of it */
     char *name;              /* NULL: "task-<id>" made on demand in namebuf */
     char namebuf[UCO_NAME_INLINE];
 };
@@ -322,6 +346,27 @@ _Noreturn void uco__task_finish(struct uco_task *t, void *result);
 void uco__task_release(struct uco_sched *s, struct uco_task *t);
 /* Free every control block (end of uco_run).  No switch. */
 void uco__tcb_free_all(struct uco_sched *s);
+
+/* guard.c */
+/* This thread starts (enter) or stops (leave) running coroutines: the
+ * first enter installs the fault handler (once per process, keeping the
+ * one it found) and this thread's alternate signal stack; the last leave
+ * removes the stack.  0 or -ENOMEM.  No switch. */
+int uco__guard_enter(void);
+void uco__guard_leave(void);
+
+/* call.c */
+/* Where the innermost frame of the running task (or thread) is kept. */
+struct uco_frame **uco__frame_slot(void);
+/* The stack the caller runs on (frame, task), or NULL on a thread's. */
+const struct uco_stack *uco__running_stack(void);
+/* Rescue an overflowed sandbox frame from the fault handler: run its
+ * handlers on its own stack, made new, and go back to its caller. */
+_Noreturn void uco__frame_overflowed(struct uco_frame *f);
+/* End the innermost frame's body with result (uco_exit inside a frame). */
+_Noreturn void uco__frame_exit(struct uco_frame *f, void *result);
+/* Rescue an overflowed sandboxed task: end it with UCO_ESTACK. */
+_Noreturn void uco__task_overflowed(struct uco_task *t);
 
 /* cancel.c */
 /* Set t's flag, cancel its groups' members, wake it if it waits

@@ -1,0 +1,159 @@
+/*
+ * call.c - frames: bodies that run to completion on a guarded stack of
+ * their own, inside the task or thread that started them (uco_call), the
+ * rescue of overflowed sandboxes, and uco_stack_remaining.
+ */
+#include "ucoro-int.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+
+static UCO_TLS struct uco_frame *thread_frame; /* outside any task */
+static UCO_TLS uintptr_t thread_stack_lo;      /* cached thread stack end */
+
+struct uco_frame **uco__frame_slot(void)
+{
+    struct uco_task *self = uco__self();
+    return self ? &self->frame : &thread_frame;
+}
+
+const struct uco_stack *uco__running_stack(void)
+{
+    struct uco_task *self = uco__self();
+    struct uco_frame *f = self ? self->frame : thread_frame;
+
+    if (f)
+        return &f->stack;
+    return self ? &self->stack : NULL;
+}
+
+/* Unblock the fault signals: the handler is left without sigreturn. */
+static void unblock_faults(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGSEGV);
+    sigaddset(&set, SIGBUS);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+/* The body's end, however it came: handlers, then back to the caller. */
+static _Noreturn void frame_end(struct uco_frame *f)
+{
+    f->done = true;
+    uco__defers_run(&f->defers);
+    uco__ctx_jump(&f->back);
+}
+
+static void frame_entry(void *p)
+{
+    struct uco_frame *f = p;
+    f->result = f->fn(f->arg);
+    frame_end(f);
+}
+
+static void frame_rescue(void *p)
+{
+    struct uco_frame *f = p;
+    unblock_faults();
+    f->outcome = UCO_ESTACK;
+    f->result = NULL;
+    frame_end(f);
+}
+
+_Noreturn void uco__frame_overflowed(struct uco_frame *f)
+{
+    /* Called on the alternate signal stack: the overflowed stack is
+     * abandoned from its top, so the rescue has all of it again. */
+    uco__ctx_make(&f->ctx, &f->stack, frame_rescue, f);
+    uco__ctx_jump(&f->ctx);
+}
+
+static void task_rescue(void *p)
+{
+    struct uco_task *t = p;
+    unblock_faults();
+    t->outcome = UCO_ESTACK;
+    uco__task_finish(t, NULL);
+}
+
+_Noreturn void uco__task_overflowed(struct uco_task *t)
+{
+    uco__ctx_make(&t->ctx, &t->stack, task_rescue, t);
+    uco__ctx_jump(&t->ctx);
+}
+
+/* uco_exit inside a frame ends the frame's body, as a return would. */
+_Noreturn void uco__frame_exit(struct uco_frame *f, void *result)
+{
+    f->result = result;
+    frame_end(f);
+}
+
+int uco_call(uco_fn *fn, void *arg, const uco_attr *attr, void **result)
+{
+    struct uco_frame f;
+    struct uco_frame **slot = uco__frame_slot();
+    size_t size, guard;
+    int rc;
+
+    if (!fn || (attr && (attr->flags & ~(unsigned)UCO_SANDBOX)))
+        return -EINVAL;
+    rc = uco__stack_sizes(attr, &size, &guard);
+    if (rc < 0)
+        return rc;
+    rc = uco__guard_enter();
+    if (rc < 0)
+        return rc;
+    rc = uco__stack_get(&f.stack, size, guard);
+    if (rc < 0) {
+        uco__guard_leave();
+        return rc;
+    }
+    uco__defers_init(&f.defers);
+    f.fn = fn;
+    f.arg = arg;
+    f.result = NULL;
+    f.outcome = 0;
+    f.sandbox = true;
+    f.done = false;
+    f.name = attr && attr->name ? attr->name : "uco_call";
+    f.parent = *slot;
+    uco__ctx_make(&f.ctx, &f.stack, frame_entry, &f);
+    *slot = &f;
+    uco__ctx_switch(&f.back, &f.ctx);
+    *slot = f.parent;
+    uco__stack_put(&f.stack);
+    uco__guard_leave();
+    if (result)
+        *result = f.result;
+    return f.outcome;
+}
+
+/* The low end of the calling thread's own stack (cached). */
+static uintptr_t thread_stack_low(void)
+{
+    pthread_attr_t a;
+    void *addr;
+    size_t size;
+
+    if (thread_stack_lo)
+        return thread_stack_lo;
+    if (pthread_getattr_np(pthread_self(), &a) != 0)
+        return 0;
+    if (pthread_attr_getstack(&a, &addr, &size) == 0)
+        thread_stack_lo = (uintptr_t)addr;
+    pthread_attr_destroy(&a);
+    return thread_stack_lo;
+}
+
+size_t uco_stack_remaining(void)
+{
+    volatile char here;
+    uintptr_t sp = (uintptr_t)&here, lo;
+    const struct uco_stack *st = uco__running_stack();
+
+    lo = st ? (uintptr_t)(st->map + st->guard) : thread_stack_low();
+    return sp > lo ? sp - lo : 0;
+}

@@ -1,0 +1,224 @@
+/*
+ * guard.c - SIGSEGV (and SIGBUS) on a guard region: diagnose, or end a
+ * sandbox.
+ *
+ * The handler runs with SA_ONSTACK on a per-thread alternate stack (a task
+ * that overflowed has no stack left to run it on).  It looks at si_addr:
+ *  - in the guard of the running frame or task: without a sandbox it
+ *    writes which task overflowed to stderr and lets the default action
+ *    happen (the faulting instruction runs again, now without a handler);
+ *    with one, it leaves the handler for a rescue context on the
+ *    overflowed stack (made new from the top; the signal mask restored by
+ *    setcontext and, for backends that keep no mask, explicitly) which
+ *    ends the body with UCO_ESTACK;
+ *  - anywhere else: the fault is not ours and goes, untouched, to the
+ *    disposition found when the handler was installed: that handler (with
+ *    or without SA_SIGINFO), or the default action, core dump included.
+ * The handler is installed when a thread first starts a scheduler or a
+ * uco_call, never when the library is loaded; a program that installs its
+ * own afterwards has replaced it.
+ */
+#include "ucoro-int.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool installed;                     /* once per process */
+static struct sigaction old_segv, old_bus; /* what was there before us */
+
+static UCO_TLS unsigned users;        /* enter/leave depth of this thread */
+static UCO_TLS char *alt_map;         /* our alternate stack, or NULL */
+static UCO_TLS size_t alt_len;
+
+/* ---- async-signal-safe output */
+
+static size_t put_str(char *buf, size_t at, size_t cap, const char *s)
+{
+    while (*s && at + 1 < cap)
+        buf[at++] = *s++;
+    return at;
+}
+
+static size_t put_num(char *buf, size_t at, size_t cap, uint64_t v, int base)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = "0123456789abcdef"[v % (unsigned)base];
+        v /= (unsigned)base;
+    } while (v);
+    if (base == 16)
+        at = put_str(buf, at, cap, "0x");
+    while (n && at + 1 < cap)
+        buf[at++] = tmp[--n];
+    return at;
+}
+
+/* Name the overflowed coroutine on stderr. */
+static void report(const struct uco_task *t, const struct uco_frame *f,
+                   const struct uco_stack *st, uintptr_t addr)
+{
+    char b[512];
+    size_t n = 0, cap = sizeof b;
+
+    n = put_str(b, n, cap, "ucoro: stack overflow: task ");
+    if (t) {
+        n = put_str(b, n, cap, "\"");
+        if (t->name)
+            n = put_str(b, n, cap, t->name);
+        else {
+            n = put_str(b, n, cap, "task-");
+            n = put_num(b, n, cap, t->id, 10);
+        }
+        n = put_str(b, n, cap, "\" (id ");
+        n = put_num(b, n, cap, t->id, 10);
+        n = put_str(b, n, cap, ")");
+    } else {
+        n = put_str(b, n, cap, "(none: outside a scheduler)");
+    }
+    if (f) {
+        n = put_str(b, n, cap, " in ");
+        n = put_str(b, n, cap, f->name ? f->name : "a frame");
+    }
+    n = put_str(b, n, cap, " ran into its guard region: stack size ");
+    n = put_num(b, n, cap, st->size, 10);
+    n = put_str(b, n, cap, " bytes, guard size ");
+    n = put_num(b, n, cap, st->guard, 10);
+    n = put_str(b, n, cap, " bytes, fault address ");
+    n = put_num(b, n, cap, addr, 16);
+    n = put_str(b, n, cap, "\n");
+    if (write(2, b, n) < 0) {
+        /* nothing more can be done from here */
+    }
+}
+
+/* ---- the handler */
+
+static bool in_guard(const struct uco_stack *st, uintptr_t a)
+{
+    return st->map && a >= (uintptr_t)st->map &&
+           a < (uintptr_t)st->map + st->guard;
+}
+
+/* Hand a fault that is not ours to the disposition found before. */
+static void forward(int sig, siginfo_t *info, void *uctx)
+{
+    struct sigaction *old = sig == SIGBUS ? &old_bus : &old_segv;
+
+    if (old->sa_flags & SA_SIGINFO) {
+        old->sa_sigaction(sig, info, uctx);
+        return;
+    }
+    if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+        old->sa_handler(sig);
+        return;
+    }
+    /* Default (a fault cannot be ignored): return, the instruction faults
+     * again and the kernel takes the default action. */
+    signal(sig, SIG_DFL);
+}
+
+static void on_fault(int sig, siginfo_t *info, void *uctx)
+{
+    uintptr_t addr = (uintptr_t)info->si_addr;
+    struct uco_sched *s = uco__cur;
+    struct uco_task *t = s ? s->current : NULL;
+    struct uco_frame *f = *uco__frame_slot();
+
+    if (f && in_guard(&f->stack, addr)) {
+        if (f->sandbox)
+            uco__frame_overflowed(f);
+        report(t, f, &f->stack, addr);
+    } else if (t && in_guard(&t->stack, addr)) {
+        if (t->flags & UCO_SANDBOX)
+            uco__task_overflowed(t);
+        report(t, NULL, &t->stack, addr);
+    } else {
+        forward(sig, info, uctx);
+        return;
+    }
+    signal(sig, SIG_DFL);
+}
+
+/* Install on_fault for sig, keeping what was there in old. */
+static void install(int sig, struct sigaction *old)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, old);
+}
+
+/* Give this thread an alternate signal stack unless it has one. */
+static int altstack_on(void)
+{
+    stack_t cur, ss;
+    size_t page = uco__page_size();
+    size_t size = 64 * 1024;
+    long min = sysconf(_SC_SIGSTKSZ);
+
+    if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE))
+        return 0; /* the program's own: use it */
+    if (min > 0 && (size_t)min * 4 > size)
+        size = ((size_t)min * 4 + page - 1) & ~(page - 1);
+    alt_len = size + page;
+    alt_map = mmap(NULL, alt_len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (alt_map == MAP_FAILED) {
+        alt_map = NULL;
+        return -ENOMEM;
+    }
+    mprotect(alt_map, page, PROT_NONE); /* the handler's own guard */
+    ss.ss_sp = alt_map + page;
+    ss.ss_size = size;
+    ss.ss_flags = 0;
+    if (sigaltstack(&ss, NULL) != 0) {
+        munmap(alt_map, alt_len);
+        alt_map = NULL;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int uco__guard_enter(void)
+{
+    int rc;
+
+    if (users++ > 0)
+        return 0;
+    rc = altstack_on();
+    if (rc < 0) {
+        users--;
+        return rc;
+    }
+    pthread_mutex_lock(&install_lock);
+    if (!installed) {
+        install(SIGSEGV, &old_segv);
+        install(SIGBUS, &old_bus);
+        installed = true;
+    }
+    pthread_mutex_unlock(&install_lock);
+    return 0;
+}
+
+void uco__guard_leave(void)
+{
+    stack_t ss;
+
+    if (--users > 0 || !alt_map)
+        return;
+    memset(&ss, 0, sizeof ss);
+    ss.ss_flags = SS_DISABLE;
+    sigaltstack(&ss, NULL);
+    munmap(alt_map, alt_len);
+    alt_map = NULL;
+}
