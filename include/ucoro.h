@@ -138,6 +138,30 @@ UCO_API int uco_call(uco_fn *fn, void *arg, const uco_attr *attr,
 UCO_API size_t uco_stack_remaining(void);
 
 /* ------------------------------------------------------------------ */
+/* Generators                                                         */
+/* ------------------------------------------------------------------ */
+
+typedef struct uco_gen uco_gen;
+typedef void uco_gen_fn(uco_gen *gen, void *arg);
+
+/* A generator running fn(gen, arg) on its own guarded stack (attr: sizes,
+ * name, UCO_SANDBOX).  It needs no scheduler.  0, -EINVAL, -ENOMEM,
+ * -EAGAIN. */
+UCO_API int uco_gen_create(uco_gen **gen, uco_gen_fn *fn, void *arg,
+                           const uco_attr *attr);
+/* Run the body until its next uco_gen_yield.  1: *value holds the value;
+ * 0: the body has ended (and on every later call); UCO_ESTACK: a sandboxed
+ * body overflowed; -EBUSY: called from inside the generator; -EINVAL. */
+UCO_API int uco_gen_next(uco_gen *gen, void **value);
+/* Inside fn: hand value to uco_gen_next and suspend.  0, -ECANCELED (the
+ * generator is being destroyed: unwind), -EPERM (not from gen's own
+ * body), -EINVAL. */
+UCO_API int uco_gen_yield(uco_gen *gen, void *value);
+/* Free the generator; an unfinished body first unwinds (its pending yield
+ * returns -ECANCELED) and its deferred handlers run.  NULL is a no-op. */
+UCO_API void uco_gen_destroy(uco_gen *gen);
+
+/* ------------------------------------------------------------------ */
 /* Cancellation: the unwinding flag                                   */
 /* ------------------------------------------------------------------ */
 

@@ -91,41 +91,64 @@ _Noreturn void uco__frame_exit(struct uco_frame *f, void *result)
     frame_end(f);
 }
 
-int uco_call(uco_fn *fn, void *arg, const uco_attr *attr, void **result)
+int uco__frame_start(struct uco_frame *f, uco_fn *fn, void *arg,
+                     const uco_attr *attr, const char *name)
 {
-    struct uco_frame f;
-    struct uco_frame **slot = uco__frame_slot();
     size_t size, guard;
     int rc;
 
-    if (!fn || (attr && (attr->flags & ~(unsigned)UCO_SANDBOX)))
-        return -EINVAL;
     rc = uco__stack_sizes(attr, &size, &guard);
     if (rc < 0)
         return rc;
     rc = uco__guard_enter();
     if (rc < 0)
         return rc;
-    rc = uco__stack_get(&f.stack, size, guard);
+    rc = uco__stack_get(&f->stack, size, guard);
     if (rc < 0) {
         uco__guard_leave();
         return rc;
     }
-    uco__defers_init(&f.defers);
-    f.fn = fn;
-    f.arg = arg;
-    f.result = NULL;
-    f.outcome = 0;
-    f.sandbox = true;
-    f.done = false;
-    f.name = attr && attr->name ? attr->name : "uco_call";
-    f.parent = *slot;
-    uco__ctx_make(&f.ctx, &f.stack, frame_entry, &f);
-    *slot = &f;
-    uco__ctx_switch(&f.back, &f.ctx);
-    *slot = f.parent;
-    uco__stack_put(&f.stack);
+    uco__defers_init(&f->defers);
+    f->fn = fn;
+    f->arg = arg;
+    f->result = NULL;
+    f->outcome = 0;
+    f->done = false;
+    f->name = attr && attr->name ? attr->name : name;
+    f->parent = NULL;
+    uco__ctx_make(&f->ctx, &f->stack, frame_entry, f);
+    return 0;
+}
+
+void uco__frame_resume(struct uco_frame *f)
+{
+    struct uco_frame **slot = uco__frame_slot();
+
+    f->parent = *slot;
+    *slot = f;
+    uco__ctx_switch(&f->back, &f->ctx);
+    *slot = f->parent;
+}
+
+void uco__frame_stop(struct uco_frame *f)
+{
+    uco__stack_put(&f->stack);
     uco__guard_leave();
+}
+
+int uco_call(uco_fn *fn, void *arg, const uco_attr *attr, void **result)
+{
+    struct uco_frame f;
+    int rc;
+
+    if (!fn || (attr && (attr->flags & ~(unsigned)UCO_SANDBOX)))
+        return -EINVAL;
+    rc = uco__frame_start(&f, fn, arg, attr, "uco_call");
+    if (rc < 0)
+        return rc;
+    f.sandbox = true;
+    uco__frame_resume(&f);
+    uco__frame_stop(&f);
     if (result)
         *result = f.result;
     return f.outcome;

@@ -363,6 +363,16 @@ const struct uco_stack *uco__running_stack(void);
 /* Rescue an overflowed sandbox frame from the fault handler: run its
  * handlers on its own stack, made new, and go back to its caller. */
 _Noreturn void uco__frame_overflowed(struct uco_frame *f);
+/* Prepare f to run fn(arg) on a stack of its own (attr's sizes; name
+ * for diagnostics unless attr names it).  0, -EINVAL, -ENOMEM, -EAGAIN.
+ * f->sandbox is left to the caller.  No switch. */
+int uco__frame_start(struct uco_frame *f, uco_fn *fn, void *arg,
+                     const uco_attr *attr, const char *name);
+/* Run f's body until it ends or suspends itself (generators): makes it
+ * the innermost frame meanwhile.  Switches. */
+void uco__frame_resume(struct uco_frame *f);
+/* Release f's stack (its body has ended or will never run).  No switch. */
+void uco__frame_stop(struct uco_frame *f);
 /* End the innermost frame's body with result (uco_exit inside a frame). */
 _Noreturn void uco__frame_exit(struct uco_frame *f, void *result);
 /* Rescue an overflowed sandboxed task: end it with UCO_ESTACK. */
