@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h> /* struct sockaddr, socklen_t */
+#include <sys/types.h>  /* ssize_t */
 
 #ifdef __cplusplus
 extern "C" {
@@ -160,6 +162,116 @@ UCO_API int uco_gen_yield(uco_gen *gen, void *value);
 /* Free the generator; an unfinished body first unwinds (its pending yield
  * returns -ECANCELED) and its deferred handlers run.  NULL is a no-op. */
 UCO_API void uco_gen_destroy(uco_gen *gen);
+
+/* ------------------------------------------------------------------ */
+/* Channels                                                           */
+/* ------------------------------------------------------------------ */
+
+typedef struct uco_chan uco_chan;
+
+/* A channel of elements of elem_size bytes; capacity 0 makes every send
+ * wait for its receiver (rendezvous).  0, -EINVAL, -ENOMEM. */
+UCO_API int uco_chan_create(uco_chan **chan, size_t elem_size,
+                            size_t capacity);
+/* Copy elem in.  0, -EPIPE (closed), -ETIMEDOUT, -ECANCELED, -EPERM
+ * (outside a task), -EINVAL. */
+UCO_API int uco_chan_send(uco_chan *chan, const void *elem, int64_t deadline);
+/* Copy the next element out.  0, -EPIPE (closed and drained),
+ * -ETIMEDOUT, -ECANCELED, -EPERM, -EINVAL. */
+UCO_API int uco_chan_recv(uco_chan *chan, void *elem, int64_t deadline);
+/* No more sends: blocked senders get -EPIPE; receivers drain what is
+ * buffered, then get -EPIPE.  0, -EPIPE (already closed), -EINVAL. */
+UCO_API int uco_chan_close(uco_chan *chan);
+/* Free a channel nobody waits on.  0, -EBUSY (tasks wait on it), -EINVAL. */
+UCO_API int uco_chan_destroy(uco_chan *chan);
+
+enum { UCO_CHAN_SEND = 1, UCO_CHAN_RECV = 2 };
+
+typedef struct uco_chan_op {
+    uco_chan *chan;
+    int op;      /* UCO_CHAN_SEND or UCO_CHAN_RECV */
+    void *elem;  /* element to send, or where to receive */
+    int rc;      /* out: 0, or -EPIPE (closed) for the operation done */
+} uco_chan_op;
+
+/* Wait until one of n (1..16) operations can be done, do it, return its
+ * index (the first ready one in array order when several are); its rc
+ * says 0 or -EPIPE.  -ETIMEDOUT, -ECANCELED, -EPERM, -EINVAL. */
+UCO_API int uco_chan_choose(uco_chan_op *ops, size_t n, int64_t deadline);
+
+/* ------------------------------------------------------------------ */
+/* Synchronisation: event, mutex, condition variable, semaphore, wait   */
+/* group.  Waits are FIFO, take a deadline, and return -ECANCELED at     */
+/* once in a cancelled task; -EPERM outside a task, -EINVAL for bad      */
+/* input.  *_destroy returns -EBUSY while tasks wait (or it is locked).  */
+/* ------------------------------------------------------------------ */
+
+typedef struct uco_event uco_event;
+typedef struct uco_mutex uco_mutex;
+typedef struct uco_cond uco_cond;
+typedef struct uco_sem uco_sem;
+typedef struct uco_waitgroup uco_waitgroup;
+
+UCO_API int uco_event_create(uco_event **ev);            /* starts clear */
+UCO_API int uco_event_set(uco_event *ev);                /* wakes all */
+UCO_API int uco_event_clear(uco_event *ev);
+UCO_API int uco_event_is_set(const uco_event *ev);       /* 1, 0, -EINVAL */
+UCO_API int uco_event_wait(uco_event *ev, int64_t deadline);
+UCO_API int uco_event_destroy(uco_event *ev);
+
+UCO_API int uco_mutex_create(uco_mutex **m);
+/* -EDEADLK when the caller holds it already. */
+UCO_API int uco_mutex_lock(uco_mutex *m, int64_t deadline);
+/* -EPERM unless the caller holds it; hands it to the first waiter. */
+UCO_API int uco_mutex_unlock(uco_mutex *m);
+UCO_API int uco_mutex_destroy(uco_mutex *m);
+
+UCO_API int uco_cond_create(uco_cond **c);
+/* Unlock m, wait for a signal, lock m again: m is held on return however
+ * the wait ended (0, -ETIMEDOUT, -ECANCELED); -EPERM unless m is held. */
+UCO_API int uco_cond_wait(uco_cond *c, uco_mutex *m, int64_t deadline);
+UCO_API int uco_cond_signal(uco_cond *c);
+UCO_API int uco_cond_broadcast(uco_cond *c);
+UCO_API int uco_cond_destroy(uco_cond *c);
+
+UCO_API int uco_sem_create(uco_sem **s, unsigned value);
+UCO_API int uco_sem_acquire(uco_sem *s, int64_t deadline);
+/* -EOVERFLOW past UINT_MAX. */
+UCO_API int uco_sem_release(uco_sem *s);
+UCO_API int uco_sem_value(const uco_sem *s);
+UCO_API int uco_sem_destroy(uco_sem *s);
+
+UCO_API int uco_waitgroup_create(uco_waitgroup **wg);
+/* -EINVAL if the count would go below zero; at zero, waiters wake. */
+UCO_API int uco_waitgroup_add(uco_waitgroup *wg, int delta);
+UCO_API int uco_waitgroup_done(uco_waitgroup *wg);
+UCO_API int uco_waitgroup_wait(uco_waitgroup *wg, int64_t deadline);
+UCO_API int uco_waitgroup_destroy(uco_waitgroup *wg);
+
+/* ------------------------------------------------------------------ */
+/* File descriptors                                                   */
+/* ------------------------------------------------------------------ */
+
+enum { UCO_READ = 1u << 0, UCO_WRITE = 1u << 1 };
+
+/* Suspend until fd is readable and/or writable (events: UCO_READ |
+ * UCO_WRITE).  Returns the ready events (> 0), -ETIMEDOUT, -ECANCELED,
+ * -EBADF (not open, or closed by uco_fd_close meanwhile), -EBUSY (another
+ * task waits on fd in that direction), -EINVAL, -EPERM, -ENOMEM. */
+UCO_API int uco_fd_wait(int fd, unsigned events, int64_t deadline);
+/* Wake fd's waiters with -EBADF, forget fd, close it.  0 or -errno. */
+UCO_API int uco_fd_close(int fd);
+/* As read(2), write(2), accept4(2), connect(2) on a blocking fd, but fd
+ * is non-blocking and only the task waits: bytes (or the new fd, or 0),
+ * else a negative errno, -ETIMEDOUT, -ECANCELED, -EPERM.  uco_accept's fd
+ * is non-blocking and close-on-exec. */
+UCO_API ssize_t uco_read(int fd, void *buf, size_t n, int64_t deadline);
+UCO_API ssize_t uco_write(int fd, const void *buf, size_t n,
+                          int64_t deadline);
+UCO_API int uco_accept(int fd, struct sockaddr *addr, socklen_t *len,
+                       int64_t deadline);
+UCO_API int uco_connect(int fd, const struct sockaddr *addr, socklen_t len,
+                        int64_t deadline);
 
 /* ------------------------------------------------------------------ */
 /* Cancellation: the unwinding flag                                   */

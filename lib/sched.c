@@ -11,6 +11,9 @@
 #include <string.h>
 #include <time.h>
 
+/* While tasks keep running, fds are polled once every IO_TICK switches. */
+#define IO_TICK 64
+
 UCO_TLS struct uco_sched *uco__cur;
 
 void uco__ready(struct uco_sched *s, struct uco_task *t)
@@ -37,6 +40,8 @@ static struct uco_task *next_ready(struct uco_sched *s)
 
     if (s->sleepq.n)
         uco__wait_expire(s, uco_now());
+    if (UCO_UNLIKELY(s->io_waiters) && (++s->ticks & (IO_TICK - 1)) == 0)
+        uco__io_poll(s, 0);
     n = uco__list_pop(&s->runq);
     if (!n)
         return NULL;
@@ -130,7 +135,9 @@ static void loop(struct uco_sched *s)
         if (s->alive == 0)
             return;
         t = uco__sleepq_top(&s->sleepq);
-        if (t)
+        if (s->io_waiters)
+            uco__io_poll(s, t ? t->deadline : UCO_NEVER);
+        else if (t)
             block_until(t->deadline);
         else
             deadlocked(s);
@@ -173,6 +180,7 @@ int uco_run(uco_fn *fn, void *arg, void **result)
     }
     uco__tcb_free_all(s);
     uco__sleepq_free(&s->sleepq);
+    uco__io_free(s);
     uco__stack_pool_drain();
     uco__cur = NULL;
     uco__guard_leave();

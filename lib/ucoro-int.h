@@ -266,6 +266,9 @@ struct uco_sched {
     uint64_t next_id, next_seq;
     struct uco_list free_tcbs;      /* released control blocks, FIFO */
     struct uco_tcb_chunk *chunks;   /* every control block allocated */
+    struct uco_io *io;       /* fd waiting state, made on first use */
+    size_t io_waiters;       /* tasks in uco_fd_wait */
+    unsigned ticks;          /* switches, to poll fds now and then */
     bool main_done;          /* main finished: the rest are being cancelled */
     bool deadlock;           /* everything waited with nothing to wake it */
 };
@@ -334,6 +337,15 @@ int uco__wait(struct uco_sched *s, struct uco_task *self, int64_t deadline);
 void uco__wake(struct uco_sched *s, struct uco_task *t, int reason);
 /* Wake every sleeper whose deadline is <= now with -ETIMEDOUT. */
 void uco__wait_expire(struct uco_sched *s, int64_t now);
+
+/* io.c */
+struct uco_io;
+/* Poll the fds, blocking until one is ready or the deadline (UCO_NEVER:
+ * no limit; a past deadline: not at all), and wake their waiters. */
+void uco__io_poll(struct uco_sched *s, int64_t deadline);
+void uco__io_free(struct uco_sched *s);
+/* "epoll" or "poll": the backend a new scheduler uses. */
+const char *uco__io_backend(void);
 
 /* task.c */
 /* Create a task (uco_spawn's work) in group g (may be NULL).  No switch. */

@@ -39,6 +39,8 @@ const char *uco_strerror(int err)
     case -EBUSY: return "busy";
     case -EPIPE: return "closed";
     case -ENOENT: return "nothing to pop";
+    case -EOVERFLOW: return "value too large";
+    case -EBADF: return "bad file descriptor (or closed while waited on)";
     default: return "unknown error";
     }
 }
