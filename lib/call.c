@@ -109,6 +109,8 @@ int uco__frame_start(struct uco_frame *f, uco_fn *fn, void *arg,
         return rc;
     }
     uco__defers_init(&f->defers);
+    uco__ctx_init(&f->ctx);
+    uco__ctx_init(&f->back);
     f->fn = fn;
     f->arg = arg;
     f->result = NULL;
@@ -132,6 +134,7 @@ void uco__frame_resume(struct uco_frame *f)
 
 void uco__frame_stop(struct uco_frame *f)
 {
+    uco__ctx_free(&f->ctx);
     uco__stack_put(&f->stack);
     uco__guard_leave();
 }

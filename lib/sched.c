@@ -27,6 +27,7 @@ void uco__sched_reap(struct uco_sched *s)
     struct uco_task *t = s->zombie;
 
     s->zombie = NULL;
+    uco__ctx_free(&t->ctx);
     uco__stack_put(&t->stack);
     if (t->detached)
         uco__task_release(s, t);
@@ -155,7 +156,7 @@ int uco_run(uco_fn *fn, void *arg, void **result)
         return -EINVAL;
     if (uco__cur)
         return -EBUSY;
-    s = calloc(1, sizeof *s);
+    s = calloc(1, sizeof *s); /* (calloc also clears s->ctx's tool state) */
     if (!s)
         return -ENOMEM;
     rc = uco__guard_enter();

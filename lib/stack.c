@@ -21,6 +21,17 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#ifdef UCO_VALGRIND
+#include <valgrind/valgrind.h>
+#define STACK_REGISTER(st)                                                  \
+    ((st)->vg_id = VALGRIND_STACK_REGISTER((st)->map + (st)->guard,         \
+                                           (st)->map + (st)->len))
+#define STACK_DEREGISTER(st) VALGRIND_STACK_DEREGISTER((st)->vg_id)
+#else
+#define STACK_REGISTER(st) ((void)(st))
+#define STACK_DEREGISTER(st) ((void)(st))
+#endif
+
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
@@ -181,6 +192,7 @@ int uco__stack_get(struct uco_stack *st, size_t size, size_t guard)
     st->len = len;
     st->guard = guard;
     st->size = size;
+    STACK_REGISTER(st);
     return 0;
 }
 
@@ -189,6 +201,7 @@ void uco__stack_put(struct uco_stack *st)
     if (!st->map)
         return;
     if (pool_n >= POOL_MAX) {
+        STACK_DEREGISTER(st);
         munmap(st->map, st->len);
     } else {
         if (pool_n >= POOL_HOT)
@@ -202,6 +215,7 @@ void uco__stack_pool_drain(void)
 {
     while (pool_n > 0) {
         struct uco_stack *st = &pool[--pool_n];
+        STACK_DEREGISTER(st);
         munmap(st->map, st->len);
     }
 }

@@ -34,6 +34,8 @@ static struct uco_task *tcb_alloc(struct uco_sched *s)
         return NULL;
     c->next = s->chunks;
     s->chunks = c;
+    for (i = 0; i < TCB_CHUNK; i++)
+        uco__ctx_init(&c->tcb[i].ctx);
     for (i = 1; i < TCB_CHUNK; i++) {
         c->tcb[i].magic = UCO_TASK_FREE;
         c->tcb[i].name = NULL;

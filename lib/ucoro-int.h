@@ -85,6 +85,7 @@ struct uco_stack {
     size_t len;   /* length of the whole mapping: guard + size */
     size_t guard; /* bytes of guard at map */
     size_t size;  /* usable bytes at map + guard */
+    unsigned vg_id; /* Valgrind's id for the stack, when built for it */
 };
 
 /* Page size, cached. */
@@ -109,11 +110,47 @@ bool uco__stack_guard_is_mprotect(void);
 /* Contexts (context.c): the only file that touches ucontext           */
 /* ------------------------------------------------------------------ */
 
+/* Which tools to tell about switches: set by the compiler's flags. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UCO_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UCO_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define UCO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UCO_TSAN 1
+#endif
+#endif
+#ifndef UCO_ASAN
+#define UCO_ASAN 0
+#endif
+#ifndef UCO_TSAN
+#define UCO_TSAN 0
+#endif
+
 typedef struct uco_ctx {
     ucontext_t uc;
     void (*entry)(void *arg); /* runs first on a made context; never returns */
     void *arg;
+#if UCO_ASAN
+    void *asan_fake;          /* its fake stack while it is switched out */
+    const void *stack_lo;     /* its stack, for the switch into it */
+    size_t stack_size;
+#endif
+#if UCO_TSAN
+    void *tsan_fiber;         /* made contexts: created at make, destroyed
+                                 by uco__ctx_free; saved ones: recorded */
+#endif
 } uco_ctx;
+
+/* Clear the tools' state of a context never made before. */
+void uco__ctx_init(uco_ctx *c);
+/* Release what the tools hold for a made context that has ended. */
+void uco__ctx_free(uco_ctx *c);
 
 /* Capture this thread's template context (signal mask, FP state) once per
  * scheduler, so that making a context needs no system call. */

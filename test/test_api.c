@@ -128,11 +128,18 @@ static void *park(void *arg)
     return NULL;
 }
 
+static int foreign_used;
+
 static void *foreign_main(void *arg)
 {
+    uco_task *t;
     (void)arg;
-    uco_spawn(&foreign, park, NULL, NULL);
-    return NULL; /* uco_run cancels and ends it */
+    uco_spawn(&t, park, NULL, NULL);
+    __atomic_store_n(&foreign, t, __ATOMIC_SEQ_CST);
+    /* stay alive until the other thread has tried the handle */
+    while (!__atomic_load_n(&foreign_used, __ATOMIC_SEQ_CST))
+        uco_sleep(UCO_MSEC(1));
+    return NULL; /* uco_run cancels and ends the parked task */
 }
 
 #include <pthread.h>
@@ -148,6 +155,7 @@ static void *use_foreign_main(void *arg)
     int *rc = arg;
     rc[1] = uco_cancel(foreign);
     rc[2] = uco_join(foreign, NULL, 0);
+    __atomic_store_n(&foreign_used, 1, __ATOMIC_SEQ_CST);
     return NULL;
 }
 
@@ -158,6 +166,7 @@ static void test_other_schedulers_handle(void **state)
     (void)state;
     /* keep the other scheduler alive while this one uses its handle */
     foreign = NULL;
+    foreign_used = 0;
     assert_int_equal(pthread_create(&th, NULL, other_thread, rc), 0);
     while (!__atomic_load_n(&foreign, __ATOMIC_SEQ_CST))
         usleep(100);
