@@ -22,6 +22,7 @@
 
 #if UCO_ASAN
 #include <pthread.h>
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 #if UCO_TSAN
@@ -154,6 +155,9 @@ void uco__ctx_make(uco_ctx *c, const struct uco_stack *st,
 #if UCO_ASAN
     c->stack_lo = st->map + st->guard;
     c->stack_size = st->size;
+    /* frames that never returned (a finished task's last ones, an
+     * overflowed sandbox's) left their redzones poisoned */
+    ASAN_UNPOISON_MEMORY_REGION(st->map + st->guard, st->size);
 #endif
 #if UCO_TSAN
     if (!c->tsan_fiber)

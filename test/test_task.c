@@ -335,9 +335,17 @@ struct refusal {
     long joined;
 };
 
-/* Running under Valgrind: its preload shows in our mappings. */
+/* Running under Valgrind (its preload shows in our mappings) or built
+ * with AddressSanitizer: both need more address space than the cap. */
 static bool under_valgrind(void)
 {
+#if defined(__SANITIZE_ADDRESS__)
+    return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    return true;
+#endif
+#endif
     char line[512];
     bool found = false;
     FILE *f = fopen("/proc/self/maps", "r");
