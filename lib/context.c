@@ -7,6 +7,12 @@
  * system call in each).  The entry trampoline never returns: uc_link is
  * not relied on.
  *
+ * The fast backend (configure --enable-fast-switch, x86-64 and aarch64)
+ * switches by saving the callee-saved registers on the running stack and
+ * swapping stack pointers, in a few lines of assembly below: no system
+ * call.  Its one difference: the signal mask is the thread's, not saved
+ * per task.
+ *
  * The tools that follow stacks are told about every switch when the
  * library is built for them: AddressSanitizer (start/finish_switch_fiber,
  * paired on every switch, at a context's first entry and at its end) and
@@ -29,7 +35,9 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
+#if !UCO_FAST_SWITCH
 static UCO_TLS ucontext_t tmpl;
+#endif
 static UCO_TLS bool have_tmpl;
 
 #if UCO_ASAN
@@ -42,10 +50,12 @@ void uco__ctx_template(void)
 {
     if (have_tmpl)
         return;
+#if !UCO_FAST_SWITCH
     if (getcontext(&tmpl) != 0) {
         fputs("ucoro: getcontext failed\n", stderr);
         abort();
     }
+#endif
     have_tmpl = true;
 #if UCO_ASAN
     {
@@ -118,6 +128,189 @@ static inline void tools_arrive(uco_ctx *c)
     (void)c;
 }
 
+#if UCO_FAST_SWITCH
+/* ------------------------------------------------------------------ */
+/* The fast backend                                                   */
+/* ------------------------------------------------------------------ */
+
+/* uco__fs_switch(&from->sp, to->sp): push the callee-saved registers,
+ * store sp in *from, load to, pop, return into the other context.
+ * uco__fs_start: the first "return" of a made context lands here, with
+ * the context in a callee-saved register; it calls ctx_entry(c). */
+void uco__fs_switch(void **from_sp, void *to_sp);
+void uco__fs_start(void);
+
+#if defined(__x86_64__)
+/* Frame, from the saved sp up: mxcsr (4) and x87 control word (4), r15,
+ * r14, r13, r12, rbx, rbp, return address. */
+__asm__(".text\n"
+        ".globl uco__fs_switch\n"
+        ".hidden uco__fs_switch\n"
+        ".type uco__fs_switch,@function\n"
+        "uco__fs_switch:\n"
+        "    pushq %rbp\n"
+        "    pushq %rbx\n"
+        "    pushq %r12\n"
+        "    pushq %r13\n"
+        "    pushq %r14\n"
+        "    pushq %r15\n"
+        "    subq $8, %rsp\n"
+        "    stmxcsr (%rsp)\n"
+        "    fnstcw 4(%rsp)\n"
+        "    movq %rsp, (%rdi)\n"
+        "    movq %rsi, %rsp\n"
+        "    ldmxcsr (%rsp)\n"
+        "    fldcw 4(%rsp)\n"
+        "    addq $8, %rsp\n"
+        "    popq %r15\n"
+        "    popq %r14\n"
+        "    popq %r13\n"
+        "    popq %r12\n"
+        "    popq %rbx\n"
+        "    popq %rbp\n"
+        "    ret\n"
+        ".size uco__fs_switch, .-uco__fs_switch\n"
+        ".globl uco__fs_start\n"
+        ".hidden uco__fs_start\n"
+        ".type uco__fs_start,@function\n"
+        "uco__fs_start:\n"
+        "    xorl %ebp, %ebp\n"
+        "    movq %r12, %rdi\n"
+        "    callq *%r13\n"
+        "    ud2\n"
+        ".size uco__fs_start, .-uco__fs_start\n");
+#define FS_WORDS 8 /* words in a saved frame */
+#elif defined(__aarch64__)
+/* Frame, 176 bytes from the saved sp: x19..x28, x29 (fp), x30 (lr),
+ * d8..d15, fpcr. */
+__asm__(".text\n"
+        ".globl uco__fs_switch\n"
+        ".hidden uco__fs_switch\n"
+        ".type uco__fs_switch,%function\n"
+        "uco__fs_switch:\n"
+        "    sub sp, sp, #176\n"
+        "    stp x19, x20, [sp, #0]\n"
+        "    stp x21, x22, [sp, #16]\n"
+        "    stp x23, x24, [sp, #32]\n"
+        "    stp x25, x26, [sp, #48]\n"
+        "    stp x27, x28, [sp, #64]\n"
+        "    stp x29, x30, [sp, #80]\n"
+        "    stp d8, d9, [sp, #96]\n"
+        "    stp d10, d11, [sp, #112]\n"
+        "    stp d12, d13, [sp, #128]\n"
+        "    stp d14, d15, [sp, #144]\n"
+        "    mrs x9, fpcr\n"
+        "    str x9, [sp, #160]\n"
+        "    mov x9, sp\n"
+        "    str x9, [x0]\n"
+        "    mov sp, x1\n"
+        "    ldp x19, x20, [sp, #0]\n"
+        "    ldp x21, x22, [sp, #16]\n"
+        "    ldp x23, x24, [sp, #32]\n"
+        "    ldp x25, x26, [sp, #48]\n"
+        "    ldp x27, x28, [sp, #64]\n"
+        "    ldp x29, x30, [sp, #80]\n"
+        "    ldp d8, d9, [sp, #96]\n"
+        "    ldp d10, d11, [sp, #112]\n"
+        "    ldp d12, d13, [sp, #128]\n"
+        "    ldp d14, d15, [sp, #144]\n"
+        "    ldr x9, [sp, #160]\n"
+        "    msr fpcr, x9\n"
+        "    add sp, sp, #176\n"
+        "    ret\n"
+        ".size uco__fs_switch, .-uco__fs_switch\n"
+        ".globl uco__fs_start\n"
+        ".hidden uco__fs_start\n"
+        ".type uco__fs_start,%function\n"
+        "uco__fs_start:\n"
+        "    mov x29, #0\n"
+        "    mov x30, #0\n"
+        "    mov x0, x19\n"
+        "    blr x20\n"
+        "    brk #0\n"
+        ".size uco__fs_start, .-uco__fs_start\n");
+#define FS_WORDS 22 /* 176 bytes */
+#else
+#error "--enable-fast-switch: no fast switch for this architecture"
+#endif
+
+/* First code of a made context (called by uco__fs_start). */
+static void ctx_entry(uco_ctx *c)
+{
+    tools_arrive(NULL);
+#if UCO_ASAN
+    cur_lo = c->stack_lo;
+    cur_size = c->stack_size;
+#endif
+    c->entry(c->arg);
+    fputs("ucoro: a context entry returned\n", stderr);
+    abort();
+}
+
+void uco__ctx_make(uco_ctx *c, const struct uco_stack *st,
+                   void (*entry)(void *), void *arg)
+{
+    uintptr_t top = (uintptr_t)(st->map + st->len) & ~(uintptr_t)15;
+    uintptr_t *f;
+
+    c->entry = entry;
+    c->arg = arg;
+    uco__ctx_template();
+#if UCO_ASAN
+    c->stack_lo = st->map + st->guard;
+    c->stack_size = st->size;
+    ASAN_UNPOISON_MEMORY_REGION(st->map + st->guard, st->size);
+#endif
+#if UCO_TSAN
+    if (!c->tsan_fiber)
+        c->tsan_fiber = __tsan_create_fiber(0);
+#endif
+#if defined(__x86_64__)
+    /* after the frame is popped, rsp = top - 16: aligned for the call in
+     * uco__fs_start */
+    f = (uintptr_t *)(top - 16) - FS_WORDS;
+    memset(f, 0, FS_WORDS * sizeof *f);
+    {
+        uint32_t csr[2];
+        __asm__ volatile("stmxcsr %0" : "=m"(csr[0]));
+        __asm__ volatile("fnstcw %0" : "=m"(csr[1]));
+        memcpy(&f[0], csr, sizeof csr);
+    }
+    f[4] = (uintptr_t)c;                    /* r12 */
+    f[3] = (uintptr_t)ctx_entry;            /* r13 */
+    f[7] = (uintptr_t)uco__fs_start;        /* return address */
+#elif defined(__aarch64__)
+    f = (uintptr_t *)(top - 176);
+    memset(f, 0, 176);
+    f[0] = (uintptr_t)c;                    /* x19 */
+    f[1] = (uintptr_t)ctx_entry;            /* x20 */
+    f[11] = (uintptr_t)uco__fs_start;       /* x30 */
+    {
+        uint64_t fpcr;
+        __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+        f[20] = fpcr;
+    }
+#endif
+    c->sp = f;
+}
+
+void uco__ctx_switch(uco_ctx *from, uco_ctx *to)
+{
+    tools_leave(from, to);
+    uco__fs_switch(&from->sp, to->sp);
+    tools_arrive(from);
+}
+
+_Noreturn void uco__ctx_jump(uco_ctx *to)
+{
+    void *dead;
+    tools_leave(NULL, to);
+    uco__fs_switch(&dead, to->sp);
+    abort();
+}
+
+#else /* the ucontext backend */
+
 /* makecontext passes int arguments only: the context's address travels as
  * two 32-bit halves, which works the same on 32- and 64-bit targets. */
 static void trampoline(unsigned hi, unsigned lo)
@@ -181,3 +374,5 @@ _Noreturn void uco__ctx_jump(uco_ctx *to)
     fputs("ucoro: setcontext failed\n", stderr);
     abort();
 }
+
+#endif

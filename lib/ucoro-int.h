@@ -128,12 +128,19 @@ bool uco__stack_guard_is_mprotect(void);
 #ifndef UCO_ASAN
 #define UCO_ASAN 0
 #endif
+#ifndef UCO_FAST_SWITCH
+#define UCO_FAST_SWITCH 0
+#endif
 #ifndef UCO_TSAN
 #define UCO_TSAN 0
 #endif
 
 typedef struct uco_ctx {
+#if UCO_FAST_SWITCH
+    void *sp;                 /* saved stack pointer: registers are on it */
+#else
     ucontext_t uc;
+#endif
     void (*entry)(void *arg); /* runs first on a made context; never returns */
     void *arg;
 #if UCO_ASAN
