@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>      /* FILE, for uco_dump */
 #include <sys/socket.h> /* struct sockaddr, socklen_t */
 #include <sys/types.h>  /* ssize_t */
 
@@ -272,6 +273,28 @@ UCO_API int uco_accept(int fd, struct sockaddr *addr, socklen_t *len,
                        int64_t deadline);
 UCO_API int uco_connect(int fd, const struct sockaddr *addr, socklen_t len,
                         int64_t deadline);
+
+/* ------------------------------------------------------------------ */
+/* Introspection                                                      */
+/* ------------------------------------------------------------------ */
+
+enum {
+    UCO_TASK_READY = 0,   /* in the run queue */
+    UCO_TASK_RUNNING = 1, /* the caller itself */
+    UCO_TASK_WAITING = 2, /* sleeping, joining, on a channel, an fd, ... */
+    UCO_TASK_DONE = 3     /* finished, not yet joined */
+};
+
+/* task's state (UCO_TASK_*), or -EINVAL (NULL, released, other thread's,
+ * or outside a scheduler). */
+UCO_API int uco_task_state(const uco_task *task);
+/* Write a table of every unfinished task of this thread's scheduler to
+ * out: id, name, state, what it waits on and until when, stack size and
+ * resident stack, flags.  The number of tasks, -EINVAL, -EPERM. */
+UCO_API int uco_dump(FILE *out);
+/* Report (on stderr, when it next switches) a task that ran longer than
+ * limit ns without yielding; 0 turns it off.  0, -EINVAL, -EPERM. */
+UCO_API int uco_watchdog(int64_t limit);
 
 /* ------------------------------------------------------------------ */
 /* Cancellation: the unwinding flag                                   */

@@ -173,7 +173,7 @@ int uco_chan_choose(uco_chan_op *ops, size_t n, int64_t deadline)
                                                   : &ops[i].chan->receivers,
                        &w[i].node);
     }
-    rc = uco__wait(s, self, deadline);
+    rc = uco__wait(s, self, deadline, n == 1 ? (ops[0].op == UCO_CHAN_SEND ? "channel send" : "channel receive") : "channel choose");
     for (i = 0; i < n; i++)
         uco__list_remove(&w[i].node);
     if (fired != (size_t)-1) {

@@ -92,7 +92,7 @@ static int wait_members(struct uco_sched *s, struct uco_task *self,
     if (g->nlive == 0)
         return 0;
     uco__list_push(&g->waiters, &self->qnode);
-    return uco__wait(s, self, deadline);
+    return uco__wait(s, self, deadline, "group");
 }
 
 int uco_group_wait(uco_group *g, int64_t deadline)

@@ -292,7 +292,11 @@ int uco_fd_wait(int fd, unsigned events, int64_t deadline)
         rc = (int)events;
     } else if (rc == 0) {
         s->io_waiters++;
-        rc = uco__wait(s, self, deadline);
+        self->wait_fd = fd;
+        rc = uco__wait(s, self, deadline,
+                       events == UCO_READ    ? "fd read"
+                       : events == UCO_WRITE ? "fd write"
+                                             : "fd read/write");
         s->io_waiters--;
         sl = &io->fds[fd]; /* the table may have moved */
     }

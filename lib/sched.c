@@ -39,6 +39,8 @@ static struct uco_task *next_ready(struct uco_sched *s)
     struct uco_list *n;
     struct uco_task *t;
 
+    if (UCO_UNLIKELY(s->watchdog) && s->current)
+        uco__watchdog_check(s, s->current, uco_now());
     if (s->sleepq.n)
         uco__wait_expire(s, uco_now());
     if (UCO_UNLIKELY(s->io_waiters) && (++s->ticks & (IO_TICK - 1)) == 0)
@@ -49,6 +51,8 @@ static struct uco_task *next_ready(struct uco_sched *s)
     t = uco__container(n, struct uco_task, qnode);
     t->state = UCO_S_RUNNING;
     s->current = t;
+    if (UCO_UNLIKELY(s->watchdog))
+        t->run_start = uco_now();
     return t;
 }
 

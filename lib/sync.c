@@ -68,11 +68,13 @@ static int may_wait(struct uco_task *self, int64_t deadline)
     return uco__cancel_pending(self) ? -ECANCELED : 0;
 }
 
-/* Park self on q until woken or the deadline.  Switches. */
-static int park(struct uco_list *q, struct uco_task *self, int64_t deadline)
+/* Park self on q until woken or the deadline; what names q for
+ * introspection.  Switches. */
+static int park(struct uco_list *q, struct uco_task *self, int64_t deadline,
+                const char *what)
 {
     uco__list_push(q, &self->qnode);
-    return uco__wait(uco__cur, self, deadline);
+    return uco__wait(uco__cur, self, deadline, what);
 }
 
 #define ALLOC(out, type, magic_)                                            \
@@ -138,7 +140,7 @@ int uco_event_wait(uco_event *ev, int64_t deadline)
     rc = may_wait(self, deadline);
     if (rc < 0 || ev->set)
         return rc;
-    return park(&ev->waiters, self, deadline);
+    return park(&ev->waiters, self, deadline, "event");
 }
 
 /* ---- mutex */
@@ -155,7 +157,7 @@ static int mutex_take(uco_mutex *m, struct uco_task *self, int64_t deadline)
         m->owner = self;
         return 0;
     }
-    rc = park(&m->waiters, self, deadline);
+    rc = park(&m->waiters, self, deadline, "mutex");
     return m->owner == self ? 0 : rc;
 }
 
@@ -212,7 +214,7 @@ int uco_cond_wait(uco_cond *c, uco_mutex *m, int64_t deadline)
         return -EPERM;
     if (rc == 0) {
         uco_mutex_unlock(m);
-        rc = park(&c->waiters, self, deadline);
+        rc = park(&c->waiters, self, deadline, "condition");
         /* however the wait ended, the mutex is taken back first, shielded
          * so that a cancelled task still gets it */
         was = self->shielded;
@@ -266,7 +268,7 @@ int uco_sem_acquire(uco_sem *s, int64_t deadline)
         s->value--;
         return 0;
     }
-    rc = park(&s->waiters, self, deadline);
+    rc = park(&s->waiters, self, deadline, "semaphore");
     /* woken with reason 0 only by a release handing over its permit */
     return self->wake == 0 ? 0 : rc;
 }
@@ -323,5 +325,5 @@ int uco_waitgroup_wait(uco_waitgroup *wg, int64_t deadline)
     rc = may_wait(self, deadline);
     if (rc < 0 || wg->count == 0)
         return rc;
-    return park(&wg->waiters, self, deadline);
+    return park(&wg->waiters, self, deadline, "wait group");
 }

@@ -225,7 +225,7 @@ int uco_join(uco_task *t, void **result, int64_t deadline)
         return -EBUSY;
     if (t->state != UCO_S_DONE) {
         t->joiner = self;
-        rc = uco__wait(s, self, deadline);
+        rc = uco__wait(s, self, deadline, "join");
         t->joiner = NULL;
         if (rc < 0)
             return rc;

@@ -269,6 +269,9 @@ struct uco_task {
     struct uco_list groups;  /* groups this task owns (uco_group.onode) */
     struct uco_defers defers;
     struct uco_frame *frame;  /* innermost frame running on top of it */
+    const char *waits_on;     /* WAITING: what for ("sleep", "join", ...) */
+    int wait_fd;              /* WAITING on an fd: which */
+    int64_t run_start;        /* when it last got the CPU (watchdog on) */
     char *name;              /* NULL: "task-<id>" made on demand in namebuf */
     char namebuf[UCO_NAME_INLINE];
 };
@@ -313,6 +316,7 @@ struct uco_sched {
     struct uco_io *io;       /* fd waiting state, made on first use */
     size_t io_waiters;       /* tasks in uco_fd_wait */
     unsigned ticks;          /* switches, to poll fds now and then */
+    int64_t watchdog;        /* report runs longer than this; 0: off */
     bool main_done;          /* main finished: the rest are being cancelled */
     bool deadlock;           /* everything waited with nothing to wake it */
 };
@@ -372,10 +376,12 @@ static inline struct uco_task *uco__sleepq_top(const struct uco_sleepq *q)
 
 /* wait.c */
 /* Suspend the running task self until uco__wake or the deadline.  The
- * caller has registered self on what it waits for.  Returns the wake-up
+ * caller has registered self on what it waits for (what names it, for
+ * introspection: "sleep", "join", ...).  Returns the wake-up
  * reason: 0 (woken), -ETIMEDOUT, -ECANCELED (flag set and not shielded,
  * checked before suspending and after resuming).  Switches. */
-int uco__wait(struct uco_sched *s, struct uco_task *self, int64_t deadline);
+int uco__wait(struct uco_sched *s, struct uco_task *self, int64_t deadline,
+              const char *what);
 /* Wake the WAITING task t with reason: out of the sleep heap and off its
  * wait list, onto the run queue.  No switch. */
 void uco__wake(struct uco_sched *s, struct uco_task *t, int reason);
@@ -390,6 +396,10 @@ void uco__io_poll(struct uco_sched *s, int64_t deadline);
 void uco__io_free(struct uco_sched *s);
 /* "epoll" or "poll": the backend a new scheduler uses. */
 const char *uco__io_backend(void);
+
+/* introspect.c */
+/* Report t if it ran longer than s->watchdog since it got the CPU. */
+void uco__watchdog_check(struct uco_sched *s, struct uco_task *t, int64_t now);
 
 /* task.c */
 /* Create a task (uco_spawn's work) in group g (may be NULL).  No switch. */

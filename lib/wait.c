@@ -4,7 +4,8 @@
  */
 #include "ucoro-int.h"
 
-int uco__wait(struct uco_sched *s, struct uco_task *self, int64_t deadline)
+int uco__wait(struct uco_sched *s, struct uco_task *self, int64_t deadline,
+              const char *what)
 {
     if (uco__cancel_pending(self)) {
         uco__list_remove(&self->qnode);
@@ -12,6 +13,7 @@ int uco__wait(struct uco_sched *s, struct uco_task *self, int64_t deadline)
     }
     self->state = UCO_S_WAITING;
     self->wake = 0;
+    self->waits_on = what;
     if (deadline != UCO_NEVER) {
         self->deadline = deadline;
         self->seq = s->next_seq++;
@@ -52,7 +54,7 @@ int uco_sleep_until(int64_t deadline)
         return -EINVAL;
     if (deadline != UCO_NEVER && deadline <= uco_now())
         return uco_yield();
-    rc = uco__wait(s, self, deadline);
+    rc = uco__wait(s, self, deadline, "sleep");
     return rc == -ETIMEDOUT ? 0 : rc;
 }
 

@@ -1,0 +1,115 @@
+/*
+ * introspect.c - looking at tasks from inside the program: a task's state,
+ * a table of every task of the scheduler, and the opt-in watchdog.
+ */
+#include "ucoro-int.h"
+
+#include <stdio.h>
+#include <sys/mman.h>
+
+int uco_task_state(const uco_task *t)
+{
+    struct uco_sched *s = uco__cur;
+
+    if (!uco__task_valid(s, t))
+        return -EINVAL;
+    switch (t->state) {
+    case UCO_S_READY: return UCO_TASK_READY;
+    case UCO_S_RUNNING: return UCO_TASK_RUNNING;
+    case UCO_S_WAITING: return UCO_TASK_WAITING;
+    default: return UCO_TASK_DONE;
+    }
+}
+
+/* Resident bytes of a stack: its high-water mark, as far as pages tell
+ * (pages stay resident once touched, while the stack is pooled too). */
+static size_t resident(const struct uco_stack *st)
+{
+    size_t page = uco__page_size(), n = st->size / page, i, count = 0;
+    unsigned char vec[256];
+    char *lo = st->map + st->guard;
+
+    for (i = 0; i < n; i += sizeof vec) {
+        size_t k, chunk = n - i < sizeof vec ? n - i : sizeof vec;
+        if (mincore(lo + i * page, chunk * page, vec) != 0)
+            return 0;
+        for (k = 0; k < chunk; k++)
+            count += vec[k] & 1;
+    }
+    return count * page;
+}
+
+static const char *state_name(const struct uco_task *t)
+{
+    static const char *names[] = { "ready", "running", "waiting", "done" };
+    return t->finishing && t->state != UCO_S_DONE ? "ending" : names[t->state];
+}
+
+static void dump_task(FILE *out, const struct uco_task *t, int64_t now)
+{
+    char waits[48] = "-", until[32] = "-";
+
+    if (t->state == UCO_S_WAITING) {
+        if (t->waits_on && t->waits_on[0] == 'f') /* "fd ..." */
+            snprintf(waits, sizeof waits, "%s %d", t->waits_on, t->wait_fd);
+        else
+            snprintf(waits, sizeof waits, "%s", t->waits_on ? t->waits_on : "?");
+        if (t->heap_idx != UCO_NO_HEAP)
+            snprintf(until, sizeof until, "%+.3f s",
+                     (double)(t->deadline - now) / 1e9);
+        else
+            snprintf(until, sizeof until, "never");
+    }
+    fprintf(out, "%6llu  %-16s %-8s %-20s %-11s %8zu %8zu  %s%s%s%s%s\n",
+            (unsigned long long)t->id, uco_task_name(t), state_name(t), waits,
+            until, t->stack.size / 1024, resident(&t->stack) / 1024,
+            t->cancelled ? "cancelled " : "", t->shielded ? "shielded " : "",
+            (t->flags & UCO_SANDBOX) ? "sandbox " : "",
+            t->detached ? "detached " : "", t->frame ? "in-frame" : "");
+}
+
+int uco_dump(FILE *out)
+{
+    struct uco_sched *s = uco__cur;
+    struct uco_list *n;
+    int64_t now = uco_now();
+    int count = 0;
+
+    if (!out)
+        return -EINVAL;
+    if (!s)
+        return -EPERM;
+    fprintf(out, "%6s  %-16s %-8s %-20s %-11s %8s %8s  %s\n", "id", "name",
+            "state", "waits on", "until", "stack K", "used K", "flags");
+    for (n = s->tasks.next; n != &s->tasks; n = n->next, count++)
+        dump_task(out, uco__container(n, struct uco_task, all), now);
+    fprintf(out, "%d task(s), %zu sleeping, %zu waiting on fds\n", count,
+            s->sleepq.n, s->io_waiters);
+    return count;
+}
+
+int uco_watchdog(int64_t limit)
+{
+    struct uco_sched *s = uco__cur;
+
+    if (!s)
+        return -EPERM;
+    if (limit < 0)
+        return -EINVAL;
+    s->watchdog = limit;
+    if (s->current)
+        s->current->run_start = uco_now();
+    return 0;
+}
+
+void uco__watchdog_check(struct uco_sched *s, struct uco_task *t, int64_t now)
+{
+    int64_t ran = now - t->run_start;
+
+    if (ran > s->watchdog)
+        fprintf(stderr,
+                "ucoro: watchdog: task \"%s\" (id %llu) ran %.3f ms without "
+                "yielding (limit %.3f ms)\n",
+                uco_task_name(t), (unsigned long long)t->id, (double)ran / 1e6,
+                (double)s->watchdog / 1e6);
+}
