@@ -5,7 +5,7 @@
 set -e
 cd "$(dirname "$0")"
 
-pkgs="autoconf automake libtool pkg-config make gcc libcmocka-dev"
+pkgs="autoconf automake libtool pkg-config make gcc libcmocka-dev gdb"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
