@@ -79,8 +79,9 @@ typedef struct uco_attr {
  * Start a scheduler on this thread, run main(arg) as its first task, return
  * when main has finished and every other task has been cancelled and has
  * unwound.  Returns main's outcome (as uco_join), -EBUSY if this thread
- * already runs a scheduler, -EINVAL for a NULL main, -ENOMEM, or -EDEADLK
- * when every task waited with nothing left that could wake one.
+ * already runs a scheduler, -EINVAL for a NULL main, -ENOMEM, -EAGAIN
+ * (main's stack could not be mapped), or -EDEADLK when every task waited
+ * with nothing left that could wake one (they are all cancelled then).
  */
 UCO_API int uco_run(uco_fn *main, void *arg, void **result);
 
@@ -106,7 +107,9 @@ UCO_API int uco_sleep_until(int64_t deadline);
  * cancelled, or the caller was cancelled while it still runs), UCO_ESTACK,
  * -ETIMEDOUT (it runs on; join again later), -EDEADLK (itself), -EBUSY
  * (another task joins it), -EINVAL (NULL, detached, already joined, group
- * member, other thread's), -EPERM (outside a task).
+ * member, other thread's, a negative deadline other than UCO_NEVER),
+ * -EPERM (outside a task).  A task already finished is released even when
+ * the caller is cancelled.
  */
 UCO_API int uco_join(uco_task *task, void **result, int64_t deadline);
 
@@ -330,19 +333,22 @@ enum {
 UCO_API int uco_group_create(uco_group **group, unsigned flags);
 /* Spawn a member (as uco_spawn; UCO_DETACHED is refused with -EINVAL).
  * *task, if not NULL, may be cancelled and named while the member lives;
- * the group releases members itself, so it can't be joined. */
+ * the group releases members itself, so it can't be joined.  -EBUSY while
+ * the group is being destroyed.  A member spawned into a cancelled group
+ * (or one whose owner is cancelled) starts cancelled. */
 UCO_API int uco_group_spawn(uco_group *group, uco_task **task, uco_fn *fn,
                             void *arg, const uco_attr *attr);
 /* Wait until no member is alive.  0, -ETIMEDOUT, -ECANCELED (the caller),
- * -EINVAL, -EPERM. */
+ * -EDEADLK (the caller is a member), -EINVAL, -EPERM. */
 UCO_API int uco_group_wait(uco_group *group, int64_t deadline);
 /* Cancel every live member.  0, -EINVAL, -EPERM. */
 UCO_API int uco_group_cancel(uco_group *group);
 /* The first failure: 0 (none yet), -ECANCELED or UCO_ESTACK; the failed
  * member's id in *task_id when not NULL.  -EINVAL for NULL. */
 UCO_API int uco_group_status(const uco_group *group, uint64_t *task_id);
-/* Cancel and join what is left, free the group; returns its status, or
- * -EINVAL, -EPERM. */
+/* Cancel and join what is left (shielded), free the group; returns its
+ * status, or -EDEADLK (the caller is a member), -EBUSY (another task is
+ * destroying it), -EINVAL, -EPERM. */
 UCO_API int uco_group_destroy(uco_group *group);
 
 #ifdef __cplusplus

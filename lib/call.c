@@ -74,7 +74,8 @@ static void task_rescue(void *p)
 {
     struct uco_task *t = p;
     unblock_faults();
-    t->outcome = UCO_ESTACK;
+    if (!t->finishing) /* an outcome fixed already stays */
+        t->outcome = UCO_ESTACK;
     uco__task_finish(t, NULL);
 }
 
@@ -87,7 +88,8 @@ _Noreturn void uco__task_overflowed(struct uco_task *t)
 /* uco_exit inside a frame ends the frame's body, as a return would. */
 _Noreturn void uco__frame_exit(struct uco_frame *f, void *result)
 {
-    f->result = result;
+    if (!f->done) /* from a deferred handler: the body already ended */
+        f->result = result;
     frame_end(f);
 }
 

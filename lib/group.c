@@ -7,6 +7,15 @@
 #include "ucoro-int.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+void uco__group_free_all(struct uco_sched *s)
+{
+    struct uco_list *n;
+
+    while ((n = uco__list_pop(&s->dead_groups)))
+        free(uco__container(n, struct uco_group, onode));
+}
 
 /* A usable group of this thread's scheduler, or NULL. */
 static bool group_valid(const struct uco_sched *s, const struct uco_group *g)
@@ -23,9 +32,17 @@ int uco_group_create(uco_group **out, unsigned flags)
         return -EPERM;
     if (!out || (flags & ~(unsigned)UCO_GROUP_FAIL_FAST))
         return -EINVAL;
-    g = calloc(1, sizeof *g);
-    if (!g)
-        return -ENOMEM;
+    if (!uco__list_empty(&uco__cur->dead_groups)) {
+        /* reuse the oldest destroyed one (FIFO: stale handles stay
+         * refused as long as possible) */
+        g = uco__container(uco__list_pop(&uco__cur->dead_groups),
+                           struct uco_group, onode);
+        memset(g, 0, sizeof *g);
+    } else {
+        g = calloc(1, sizeof *g);
+        if (!g)
+            return -ENOMEM;
+    }
     g->magic = UCO_GROUP_MAGIC;
     g->flags = flags;
     g->sched = uco__cur;
@@ -51,11 +68,12 @@ int uco_group_spawn(uco_group *g, uco_task **task, uco_fn *fn, void *arg,
     return uco__spawn(s, task, fn, arg, attr, g);
 }
 
-/* Cancel every live member of g.  No switch. */
+/* Cancel every live member of g (and those spawned later).  No switch. */
 static void cancel_members(struct uco_sched *s, struct uco_group *g)
 {
     struct uco_list *n;
 
+    g->cancelled = true;
     for (n = g->members.next; n != &g->members; n = n->next)
         uco__cancel(s, uco__container(n, struct uco_task, gnode));
 }
@@ -74,7 +92,7 @@ int uco_group_cancel(uco_group *g)
 
 int uco_group_status(const uco_group *g, uint64_t *task_id)
 {
-    if (!g || g->magic != UCO_GROUP_MAGIC)
+    if (!group_valid(uco__cur, g))
         return -EINVAL;
     if (task_id)
         *task_id = g->failed_id;
@@ -104,6 +122,8 @@ int uco_group_wait(uco_group *g, int64_t deadline)
         return -EPERM;
     if (!group_valid(s, g) || (deadline < 0 && deadline != UCO_NEVER))
         return -EINVAL;
+    if (uco__cancel_pending(self))
+        return -ECANCELED;
     return wait_members(s, self, g, deadline);
 }
 
@@ -131,8 +151,8 @@ int uco_group_destroy(uco_group *g)
     self->shielded = was;
     rc = g->status;
     uco__list_remove(&g->onode);
-    g->magic = 0;
-    free(g);
+    g->magic = 0; /* kept until uco_run ends: a stale handle gets -EINVAL */
+    uco__list_push(&s->dead_groups, &g->onode);
     return rc;
 }
 
@@ -167,6 +187,16 @@ void uco__group_destroy_owned(struct uco_task *t)
 {
     struct uco_list *n;
 
-    while ((n = t->groups.next) != &t->groups)
-        uco_group_destroy(uco__container(n, struct uco_group, onode));
+    while ((n = t->groups.next) != &t->groups) {
+        struct uco_group *g = uco__container(n, struct uco_group, onode);
+        if (g->destroying) {
+            /* another task destroys it and frees it when its members are
+             * gone: let go of it, and wait for that much (shielded) */
+            uco__list_remove(&g->onode);
+            if (g->nlive > 0)
+                wait_members(t->sched, t, g, UCO_NEVER);
+        } else {
+            uco_group_destroy(g);
+        }
+    }
 }

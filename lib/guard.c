@@ -163,7 +163,7 @@ static int altstack_on(void)
 {
     stack_t cur, ss;
     size_t page = uco__page_size();
-    size_t size = 64 * 1024;
+    size_t size = (size_t)64 * 1024;
     long min = sysconf(_SC_SIGSTKSZ);
 
     if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE))

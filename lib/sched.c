@@ -171,6 +171,7 @@ int uco_run(uco_fn *fn, void *arg, void **result)
     uco__list_init(&s->runq);
     uco__list_init(&s->tasks);
     uco__list_init(&s->free_tcbs);
+    uco__list_init(&s->dead_groups);
     uco__sleepq_init(&s->sleepq);
     s->next_id = 1;
     uco__ctx_template();
@@ -179,11 +180,12 @@ int uco_run(uco_fn *fn, void *arg, void **result)
     if (rc == 0) {
         s->main = m;
         loop(s);
-        rc = s->deadlock ? -EDEADLK : m->outcome;
+        rc = s->deadlock ? -EDEADLK : s->main_outcome;
         if (result)
-            *result = m->result;
+            *result = s->main_result;
     }
     uco__tcb_free_all(s);
+    uco__group_free_all(s);
     uco__sleepq_free(&s->sleepq);
     uco__io_free(s);
     uco__stack_pool_drain();

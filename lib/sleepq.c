@@ -30,7 +30,7 @@ int uco__sleepq_reserve(struct uco_sleepq *q, size_t n)
     cap = q->cap ? q->cap : 64;
     while (cap < n)
         cap *= 2;
-    h = realloc(q->heap, cap * sizeof *h);
+    h = realloc(q->heap, cap * sizeof *h); /* NOLINT(bugprone-sizeof-expression): an array of pointers */
     if (!h)
         return -ENOMEM;
     q->heap = h;

@@ -126,7 +126,9 @@ int uco__spawn(struct uco_sched *s, struct uco_task **task, uco_fn *fn,
         return rc;
     }
     t->magic = UCO_TASK_MAGIC;
-    t->cancelled = t->shielded = t->finishing = false;
+    t->shielded = t->finishing = false;
+    /* born cancelled: after main ended, or into a group being cancelled */
+    t->cancelled = s->main_done || (g && (g->cancelled || g->owner->cancelled));
     t->detached = g || (flags & UCO_DETACHED);
     t->flags = flags;
     t->outcome = 0;
@@ -187,6 +189,9 @@ _Noreturn void uco__task_finish(struct uco_task *t, void *result)
     if (t->joiner)
         uco__wake(s, t->joiner, 0);
     if (t == s->main && !s->main_done) {
+        /* kept here: main may be joined or detached, and released */
+        s->main_outcome = t->outcome;
+        s->main_result = t->result;
         s->main_done = true;
         uco__sched_cancel_all(s);
     }

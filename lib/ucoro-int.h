@@ -160,7 +160,8 @@ void uco__ctx_init(uco_ctx *c);
 void uco__ctx_free(uco_ctx *c);
 
 /* Capture this thread's template context (signal mask, FP state) once per
- * scheduler, so that making a context needs no system call. */
+ * thread, at its first scheduler, uco_call or generator, so that making a
+ * context needs no system call. */
 void uco__ctx_template(void);
 /* Prepare c to run entry(arg) on st.  No switch. */
 void uco__ctx_make(uco_ctx *c, const struct uco_stack *st,
@@ -285,6 +286,8 @@ struct uco_group {
     uint32_t magic;           /* UCO_GROUP_MAGIC until destroyed */
     unsigned flags;           /* UCO_GROUP_FAIL_FAST */
     bool destroying;          /* in uco_group_destroy: no new members */
+    bool cancelled;           /* cancelled (by uco_group_cancel, fail-fast,
+                                 its owner, destroy): new members start so */
     struct uco_sched *sched;
     struct uco_task *owner;   /* the task that created it */
     struct uco_list onode;    /* on owner->groups */
@@ -313,11 +316,16 @@ struct uco_sched {
     uint64_t next_id, next_seq;
     struct uco_list free_tcbs;      /* released control blocks, FIFO */
     struct uco_tcb_chunk *chunks;   /* every control block allocated */
+    struct uco_list dead_groups; /* destroyed groups (uco_group.onode),
+                                    freed when uco_run returns */
     struct uco_io *io;       /* fd waiting state, made on first use */
     size_t io_waiters;       /* tasks in uco_fd_wait */
     unsigned ticks;          /* switches, to poll fds now and then */
     int64_t watchdog;        /* report runs longer than this; 0: off */
-    bool main_done;          /* main finished: the rest are being cancelled */
+    bool main_done;          /* main finished: the rest are being cancelled,
+                                and tasks spawned from now on start so */
+    int main_outcome;        /* main's outcome and result, valid when */
+    void *main_result;       /* main_done */
     bool deadlock;           /* everything waited with nothing to wake it */
 };
 
@@ -454,6 +462,8 @@ void uco__cancel(struct uco_sched *s, struct uco_task *t);
 void uco__group_member_done(struct uco_task *t);
 /* Cancel the members of every group t owns.  No switch. */
 void uco__group_cancel_owned(struct uco_sched *s, struct uco_task *t);
+/* Free the destroyed groups (end of uco_run).  No switch. */
+void uco__group_free_all(struct uco_sched *s);
 /* Destroy the groups t still owns (t is finishing).  Switches. */
 void uco__group_destroy_owned(struct uco_task *t);
 

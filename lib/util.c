@@ -41,6 +41,11 @@ const char *uco_strerror(int err)
     case -ENOENT: return "nothing to pop";
     case -EOVERFLOW: return "value too large";
     case -EBADF: return "bad file descriptor (or closed while waited on)";
-    default: return "unknown error";
+    default:
+#ifdef HAVE_STRERRORDESC_NP
+        if (err < 0 && err > -4096 && strerrordesc_np(-err))
+            return strerrordesc_np(-err); /* passed on from the system */
+#endif
+        return "unknown error";
     }
 }

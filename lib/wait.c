@@ -60,13 +60,17 @@ int uco_sleep_until(int64_t deadline)
 
 int uco_sleep(int64_t ns)
 {
+    int64_t now;
+
     if (!uco__self())
         return -EPERM;
     if (ns < 0)
         return -EINVAL;
     if (ns == 0)
         return uco_yield();
-    return uco_sleep_until(uco_now() + ns);
+    now = uco_now();
+    /* beyond the end of time: sleep until cancelled */
+    return uco_sleep_until(ns > INT64_MAX - now ? UCO_NEVER : now + ns);
 }
 
 int uco_yield(void)
