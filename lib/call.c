@@ -110,6 +110,8 @@ int uco__frame_start(struct uco_frame *f, uco_fn *fn, void *arg,
         uco__guard_leave();
         return rc;
     }
+    if (!uco__cur)
+        uco__ctx_template_refresh(); /* the thread's mask as it is now */
     uco__defers_init(&f->defers);
     uco__ctx_init(&f->ctx);
     uco__ctx_init(&f->back);

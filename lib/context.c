@@ -46,6 +46,12 @@ static UCO_TLS const void *cur_lo;
 static UCO_TLS size_t cur_size;
 #endif
 
+void uco__ctx_template_refresh(void)
+{
+    have_tmpl = false;
+    uco__ctx_template();
+}
+
 void uco__ctx_template(void)
 {
     if (have_tmpl)

@@ -174,7 +174,7 @@ int uco_run(uco_fn *fn, void *arg, void **result)
     uco__list_init(&s->dead_groups);
     uco__sleepq_init(&s->sleepq);
     s->next_id = 1;
-    uco__ctx_template();
+    uco__ctx_template_refresh();
     uco__cur = s;
     rc = uco__spawn(s, &m, fn, arg, NULL, NULL);
     if (rc == 0) {

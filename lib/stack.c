@@ -119,19 +119,39 @@ static int guard_mode_get(void)
     return m;
 }
 
-/* Install the guard of a fresh mapping: 0 or a negative errno. */
+/* Does the guard at map fault?  The kernel answers EFAULT, instead of a
+ * signal, when a system call reads it.  An emulator that accepts the
+ * advice without acting on it (qemu-user does) lets the read through. */
+static bool guard_works(const char *map)
+{
+    int p[2];
+    bool works;
+
+    if (pipe(p) != 0)
+        return true; /* cannot tell: trust the kernel's answer */
+    works = write(p[1], map, 1) < 0 && errno == EFAULT;
+    close(p[0]);
+    close(p[1]);
+    return works;
+}
+
+/* Install the guard of a fresh mapping: 0 or a negative errno.  The first
+ * one decides the way for the process. */
 static int guard_install(char *map, size_t guard)
 {
     int m = guard_mode_get();
 
     if (m != GUARD_MPROTECT) {
         if (madvise(map, guard, MADV_GUARD_INSTALL) == 0) {
-            if (m == GUARD_UNKNOWN)
+            if (m == GUARD_MADVISE)
+                return 0;
+            if (guard_works(map)) {
                 __atomic_store_n(&guard_mode, GUARD_MADVISE, __ATOMIC_RELAXED);
-            return 0;
-        }
-        if (m == GUARD_MADVISE || (errno != EINVAL && errno != ENOSYS))
+                return 0;
+            }
+        } else if (m == GUARD_MADVISE || (errno != EINVAL && errno != ENOSYS)) {
             return -errno;
+        }
         __atomic_store_n(&guard_mode, GUARD_MPROTECT, __ATOMIC_RELAXED);
     }
     return mprotect(map, guard, PROT_NONE) == 0 ? 0 : -errno;

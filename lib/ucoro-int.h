@@ -159,10 +159,13 @@ void uco__ctx_init(uco_ctx *c);
 /* Release what the tools hold for a made context that has ended. */
 void uco__ctx_free(uco_ctx *c);
 
-/* Capture this thread's template context (signal mask, FP state) once per
- * thread, at its first scheduler, uco_call or generator, so that making a
- * context needs no system call. */
+/* Capture this thread's template context (signal mask, FP state) unless
+ * it has one, so that making a context needs no system call. */
 void uco__ctx_template(void);
+/* Capture it again: at each uco_run, and at a uco_call or generator made
+ * outside a scheduler, so that new contexts get the thread's signal mask
+ * as it is now. */
+void uco__ctx_template_refresh(void);
 /* Prepare c to run entry(arg) on st.  No switch. */
 void uco__ctx_make(uco_ctx *c, const struct uco_stack *st,
                    void (*entry)(void *), void *arg);

@@ -1,3 +1,3 @@
 #!/bin/sh
 # The task tests again with the guards forced to mprotect.
-UCO_GUARD=mprotect exec "${top_builddir:-.}/test/test_task"
+UCO_GUARD=mprotect exec ${UCO_TEST_RUNNER:-} "${top_builddir:-.}/test/test_task"
