@@ -176,7 +176,9 @@ static bool out_of_mappings(void)
     while ((c = getc(f)) != EOF)
         n += c == '\n';
     fclose(f);
-    return max > 0 && n + 8 >= max;
+    /* near the ceiling is enough: an emulator's own mappings do not show
+     * in the maps it lets the program see */
+    return max > 0 && n >= max - max / 20;
 }
 
 static int map_error(int err)
