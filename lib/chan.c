@@ -69,14 +69,20 @@ static bool chan_valid(const struct uco_chan *c)
     return c && c->magic == UCO_CHAN_MAGIC;
 }
 
-/* Complete w's operation with rc: unlink all of its task's records, tell
- * it which one fired, wake it.  No switch. */
-static void fire(struct waiter *w, int rc)
+/* A blocked task's unwait: take all its records off the queues. */
+static void unlink_records(struct uco_task *t)
 {
+    struct waiter *w = t->wait_obj;
     size_t i;
 
     for (i = 0; i < w->n; i++)
         uco__list_remove(&w->all[i].node);
+}
+
+/* Complete w's operation with rc: tell its task which one fired and wake
+ * it (which takes all its records off the queues).  No switch. */
+static void fire(struct waiter *w, int rc)
+{
     *w->fired = w->idx;
     *w->fired_rc = rc;
     uco__wake(uco__cur, w->task, 0);
@@ -173,9 +179,9 @@ int uco_chan_choose(uco_chan_op *ops, size_t n, int64_t deadline)
                                                   : &ops[i].chan->receivers,
                        &w[i].node);
     }
+    self->unwait = unlink_records;
+    self->wait_obj = w;
     rc = uco__wait(s, self, deadline, n == 1 ? (ops[0].op == UCO_CHAN_SEND ? "channel send" : "channel receive") : "channel choose");
-    for (i = 0; i < n; i++)
-        uco__list_remove(&w[i].node);
     if (fired != (size_t)-1) {
         /* the operation happened: report it even if cancelled meanwhile,
          * or an element would be lost */

@@ -257,6 +257,20 @@ void uco__io_poll(struct uco_sched *s, int64_t deadline)
     poll_poll(s, io, deadline);
 }
 
+/* A waiting task's unwait: leave the fd's slot at once, so that the fd
+ * is free for another waiter (or forgotten, after uco_fd_close). */
+static void leave_slot(struct uco_task *t)
+{
+    struct uco_io *io = t->sched->io;
+    struct fdslot *sl = &io->fds[t->wait_fd];
+
+    if (sl->reader == t)
+        sl->reader = NULL;
+    if (sl->writer == t)
+        sl->writer = NULL;
+    arm(io, t->wait_fd, sl);
+}
+
 int uco_fd_wait(int fd, unsigned events, int64_t deadline)
 {
     struct uco_sched *s = uco__cur;
@@ -293,6 +307,7 @@ int uco_fd_wait(int fd, unsigned events, int64_t deadline)
     } else if (rc == 0) {
         s->io_waiters++;
         self->wait_fd = fd;
+        self->unwait = leave_slot;
         rc = uco__wait(s, self, deadline,
                        events == UCO_READ    ? "fd read"
                        : events == UCO_WRITE ? "fd write"
@@ -300,7 +315,7 @@ int uco_fd_wait(int fd, unsigned events, int64_t deadline)
         s->io_waiters--;
         sl = &io->fds[fd]; /* the table may have moved */
     }
-    if (sl->reader == self)
+    if (sl->reader == self) /* not waited: regular file */
         sl->reader = NULL;
     if (sl->writer == self)
         sl->writer = NULL;

@@ -141,6 +141,7 @@ int uco__spawn(struct uco_sched *s, struct uco_task **task, uco_fn *fn,
     t->joiner = NULL;
     t->group = g;
     t->frame = NULL;
+    t->unwait = NULL;
     uco__list_init(&t->gnode);
     uco__list_init(&t->groups);
     uco__defers_init(&t->defers);

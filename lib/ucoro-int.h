@@ -274,6 +274,11 @@ struct uco_task {
     struct uco_defers defers;
     struct uco_frame *frame;  /* innermost frame running on top of it */
     const char *waits_on;     /* WAITING: what for ("sleep", "join", ...) */
+    void (*unwait)(struct uco_task *t); /* WAITING: undoes the registrations
+                                 that qnode alone does not (channel records,
+                                 fd slots); run once by uco__wake, so that a
+                                 woken task is nobody's waiter any more */
+    void *wait_obj;           /* for unwait */
     int wait_fd;              /* WAITING on an fd: which */
     int64_t run_start;        /* when it last got the CPU (watchdog on) */
     char *name;              /* NULL: "task-<id>" made on demand in namebuf */

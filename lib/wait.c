@@ -9,6 +9,10 @@ int uco__wait(struct uco_sched *s, struct uco_task *self, int64_t deadline,
 {
     if (uco__cancel_pending(self)) {
         uco__list_remove(&self->qnode);
+        if (self->unwait) {
+            self->unwait(self);
+            self->unwait = NULL;
+        }
         return -ECANCELED;
     }
     self->state = UCO_S_WAITING;
@@ -30,6 +34,11 @@ void uco__wake(struct uco_sched *s, struct uco_task *t, int reason)
     if (t->heap_idx != UCO_NO_HEAP)
         uco__sleepq_remove(&s->sleepq, t);
     uco__list_remove(&t->qnode);
+    if (t->unwait) {
+        void (*fn)(struct uco_task *) = t->unwait;
+        t->unwait = NULL;
+        fn(t);
+    }
     t->wake = reason;
     uco__ready(s, t);
 }
