@@ -265,8 +265,9 @@ enum { UCO_READ = 1u << 0, UCO_WRITE = 1u << 1 };
 UCO_API int uco_fd_wait(int fd, unsigned events, int64_t deadline);
 /* Wake fd's waiters with -EBADF, forget fd, close it.  0 or -errno. */
 UCO_API int uco_fd_close(int fd);
-/* As read(2), write(2), accept4(2), connect(2) on a blocking fd, but fd
- * is non-blocking and only the task waits: bytes (or the new fd, or 0),
+/* As read(2), write(2), accept4(2), connect(2) on a blocking fd, but only
+ * the task waits.  fd must be non-blocking (O_NONBLOCK, set by the caller:
+ * on a blocking fd the whole thread blocks): bytes (or the new fd, or 0),
  * else a negative errno, -ETIMEDOUT, -ECANCELED, -EPERM.  uco_accept's fd
  * is non-blocking and close-on-exec. */
 UCO_API ssize_t uco_read(int fd, void *buf, size_t n, int64_t deadline);

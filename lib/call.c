@@ -57,8 +57,10 @@ static void frame_rescue(void *p)
 {
     struct uco_frame *f = p;
     unblock_faults();
-    f->outcome = UCO_ESTACK;
-    f->result = NULL;
+    if (!f->done) { /* an overflow in a handler keeps the body's outcome */
+        f->outcome = UCO_ESTACK;
+        f->result = NULL;
+    }
     frame_end(f);
 }
 

@@ -10,6 +10,7 @@
  */
 #include "ucoro-int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 struct uco_gen {
@@ -20,6 +21,7 @@ struct uco_gen {
     bool started;      /* next has entered the body */
     bool running;      /* the body is on the CPU (or its task suspended) */
     bool cancel;       /* destroy asked the body to unwind */
+    char name[32];     /* attr's name, copied (truncated), for diagnostics */
 };
 
 /* The frame's body: run the generator's function. */
@@ -48,6 +50,8 @@ int uco_gen_create(uco_gen **out, uco_gen_fn *fn, void *arg,
         return rc;
     }
     g->f.sandbox = attr && (attr->flags & UCO_SANDBOX);
+    snprintf(g->name, sizeof g->name, "%s", g->f.name);
+    g->f.name = g->name;
     g->fn = fn;
     g->arg = arg;
     *out = g;

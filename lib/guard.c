@@ -14,9 +14,9 @@
  *  - anywhere else: the fault is not ours and goes, untouched, to the
  *    disposition found when the handler was installed: that handler (with
  *    or without SA_SIGINFO), or the default action, core dump included.
- * The handler is installed when a thread first starts a scheduler or a
- * uco_call, never when the library is loaded; a program that installs its
- * own afterwards has replaced it.
+ * The handler is installed when a thread first starts a scheduler, a
+ * generator or a uco_call, never when the library is loaded; a program
+ * that installs its own afterwards has replaced it.
  */
 #include "ucoro-int.h"
 

@@ -286,6 +286,18 @@ int uco_fd_wait(int fd, unsigned events, int64_t deadline)
         return -EINVAL;
     if (uco__cancel_pending(self))
         return -ECANCELED;
+    if (deadline != UCO_NEVER && deadline <= uco_now()) {
+        /* nothing to wait for: say what is ready now, or time out */
+        struct pollfd p = { fd, (short)(((events & UCO_READ) ? POLLIN : 0) |
+                                        ((events & UCO_WRITE) ? POLLOUT : 0)), 0 };
+        if (poll(&p, 1, 0) < 0)
+            return -errno;
+        if (p.revents & POLLNVAL)
+            return -EBADF;
+        rc = ((p.revents & (POLLIN | POLLHUP | POLLERR)) && (events & UCO_READ) ? UCO_READ : 0) |
+             ((p.revents & (POLLOUT | POLLHUP | POLLERR)) && (events & UCO_WRITE) ? UCO_WRITE : 0);
+        return rc ? rc : -ETIMEDOUT;
+    }
     if (fcntl(fd, F_GETFD) < 0)
         return -EBADF;
     io = get_io(s, &rc);
@@ -395,7 +407,8 @@ int uco_connect(int fd, const struct sockaddr *addr, socklen_t len,
         return -ECANCELED;
     if (connect(fd, addr, len) == 0)
         return 0;
-    if (errno != EINPROGRESS)
+    /* interrupted, the connection goes on as if it were in progress */
+    if (errno != EINPROGRESS && errno != EINTR)
         return -errno;
     rc = uco_fd_wait(fd, UCO_WRITE, deadline);
     if (rc < 0)

@@ -158,7 +158,9 @@ static int mutex_take(uco_mutex *m, struct uco_task *self, int64_t deadline)
         return 0;
     }
     rc = park(&m->waiters, self, deadline, "mutex");
-    return m->owner == self ? 0 : rc;
+    /* woken with reason 0 only by an unlock handing the mutex over; m is
+     * not read again (after a timeout it may be gone) */
+    return self->wake == 0 ? 0 : rc;
 }
 
 int uco_mutex_lock(uco_mutex *m, int64_t deadline)
