@@ -8,9 +8,12 @@
  * elsewhere or when UCO_IO=poll asks for it.  While tasks keep running,
  * the fds are also polled without blocking every IO_TICK switches.
  *
- * epoll registrations stay in place between waits with the interest that
- * is left; the kernel drops them when the fd is closed, and a later
- * EPOLL_CTL_MOD failing with ENOENT (the number was reused) re-adds.
+ * epoll registrations stay in place between waits, with the interest they
+ * had: a task that waits on the same fd again (the usual loop of read,
+ * wait, read) makes no system call to register.  An event that finds no
+ * waiter for it narrows the interest then.  The kernel drops registrations
+ * when the fd is closed, and a later EPOLL_CTL_MOD failing with ENOENT
+ * (the number was reused) re-adds.
  * uco_fd_close wakes the fd's waiters with -EBADF before closing.
  */
 #include "ucoro-int.h"
@@ -121,14 +124,17 @@ static struct fdslot *slot_of(struct uco_io *io, int fd)
     return &io->fds[fd];
 }
 
-/* Tell epoll the interest of fd's waiters.  0 or a negative errno. */
-static int arm(struct uco_io *io, int fd, struct fdslot *sl)
+/* Tell epoll the interest of fd's waiters: widen it when they want more
+ * than is registered, or (exact) set it to what they want.  0 or a
+ * negative errno. */
+static int arm(struct uco_io *io, int fd, struct fdslot *sl, bool exact)
 {
 #ifdef UCO_HAVE_EPOLL
     struct epoll_event ev;
     uint32_t want = (sl->reader ? EPOLLIN : 0) | (sl->writer ? EPOLLOUT : 0);
 
-    if (io->backend != IO_EPOLL || (sl->in_epoll && want == sl->armed))
+    if (io->backend != IO_EPOLL ||
+        (sl->in_epoll && (exact ? want == sl->armed : (want & ~sl->armed) == 0)))
         return 0;
     memset(&ev, 0, sizeof ev);
     ev.events = want;
@@ -147,6 +153,7 @@ static int arm(struct uco_io *io, int fd, struct fdslot *sl)
     (void)io;
     (void)fd;
     (void)sl;
+    (void)exact;
 #endif
     return 0;
 }
@@ -201,9 +208,14 @@ static void poll_epoll(struct uco_sched *s, struct uco_io *io, int64_t deadline)
                           : -1);
     for (i = 0; i < n; i++) {
         uint32_t e = ev[i].events;
-        struct fdslot *sl = &io->fds[ev[i].data.fd];
-        ready(s, sl, e & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP),
-              e & (EPOLLOUT | EPOLLHUP | EPOLLERR));
+        int fd = ev[i].data.fd;
+        struct fdslot *sl = &io->fds[fd];
+        bool rd = e & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP);
+        bool wr = e & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+        if ((rd && !sl->reader) || (wr && !sl->writer) ||
+            (!rd && !wr && !sl->reader && !sl->writer))
+            arm(io, fd, sl, true); /* nobody waits for that: narrow */
+        ready(s, sl, rd, wr);
     }
 }
 #endif
@@ -268,7 +280,7 @@ static void leave_slot(struct uco_task *t)
         sl->reader = NULL;
     if (sl->writer == t)
         sl->writer = NULL;
-    arm(io, t->wait_fd, sl);
+    /* the registration stays: the task will likely wait here again */
 }
 
 int uco_fd_wait(int fd, unsigned events, int64_t deadline)
@@ -298,11 +310,14 @@ int uco_fd_wait(int fd, unsigned events, int64_t deadline)
              ((p.revents & (POLLOUT | POLLHUP | POLLERR)) && (events & UCO_WRITE) ? UCO_WRITE : 0);
         return rc ? rc : -ETIMEDOUT;
     }
-    if (fcntl(fd, F_GETFD) < 0)
-        return -EBADF;
+    if (!s->io && fcntl(fd, F_GETFD) < 0)
+        return -EBADF; /* before the epoll fd takes a free number */
     io = get_io(s, &rc);
     if (!io)
         return rc;
+    if (fd == io->epfd || (io->backend == IO_POLL && fcntl(fd, F_GETFD) < 0))
+        return -EBADF; /* (epoll_ctl says so for the other backend; the
+                          library's own epoll fd is not the caller's) */
     sl = slot_of(io, fd);
     if (!sl)
         return -ENOMEM;
@@ -312,7 +327,7 @@ int uco_fd_wait(int fd, unsigned events, int64_t deadline)
         sl->reader = self;
     if (events & UCO_WRITE)
         sl->writer = self;
-    rc = arm(io, fd, sl);
+    rc = arm(io, fd, sl, false);
     if (rc == -EPERM) {
         /* a regular file or the like: always ready, as poll says */
         rc = (int)events;
@@ -327,11 +342,10 @@ int uco_fd_wait(int fd, unsigned events, int64_t deadline)
         s->io_waiters--;
         sl = &io->fds[fd]; /* the table may have moved */
     }
-    if (sl->reader == self) /* not waited: regular file */
+    if (sl->reader == self) /* not waited: regular file, or an error */
         sl->reader = NULL;
     if (sl->writer == self)
         sl->writer = NULL;
-    arm(io, fd, sl);
     return rc;
 }
 

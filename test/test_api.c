@@ -219,6 +219,7 @@ static void test_exit_outside_aborts(void **state)
     char buf[256] = { 0 };
     pid_t pid;
     (void)state;
+    SKIP_UNLESS_FATAL_SIGNALS();
     assert_int_equal(pipe(fds), 0);
     fflush(stdout);
     pid = fork();

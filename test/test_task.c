@@ -305,6 +305,7 @@ static void test_overflow_kills(void **state)
     int status;
     pid_t pid;
     (void)state;
+    SKIP_UNLESS_FATAL_SIGNALS();
     fflush(stdout);
     pid = fork();
     assert_true(pid >= 0);
