@@ -778,7 +778,7 @@ static void on_segv_info(int sig, siginfo_t *si, void *uc)
                                                 : EXIT_WRONG);
 }
 
-static void *null_deref(void *arg)
+NO_SANITIZE_NULL static void *null_deref(void *arg)
 {
     volatile int *volatile p = NULL;
     (void)arg;

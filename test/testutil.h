@@ -88,6 +88,28 @@ static inline bool maps_show_prot_none(void)
     return getenv("UCO_TEST_MAPS_HIDE_NONE") == NULL;
 }
 
+/* A function that dereferences NULL on purpose (to check that the fault
+ * reaches the program): the undefined-behaviour sanitizer must let the
+ * fault happen instead of reporting the store. */
+#if defined(__GNUC__) && (__GNUC__ >= 8 || defined(__clang__))
+#define NO_SANITIZE_NULL __attribute__((no_sanitize("null")))
+#else
+#define NO_SANITIZE_NULL
+#endif
+
+/* Built with AddressSanitizer: its allocator keeps freed memory in a
+ * quarantine (up to 256 MiB), so resident memory is no measure of leaks. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UCO_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UCO_TEST_ASAN 1
+#endif
+#endif
+#ifndef UCO_TEST_ASAN
+#define UCO_TEST_ASAN 0
+#endif
+
 /* Run fn(arg) as the main task of a fresh scheduler; its outcome. */
 static inline int run_main(uco_fn *fn, void *arg)
 {
