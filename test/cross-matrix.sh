@@ -92,7 +92,8 @@ for a in "${archs[@]}"; do
     make -C "$b" -j2 >/dev/null
     export QEMU_LD_PREFIX=/usr/$tr
     # what the emulator cannot do, shown with a minimal program each
-    unset UCO_TEST_NO_FATAL_SIGNAL UCO_TEST_MAPS_HIDE_NONE
+    unset UCO_TEST_NO_FATAL_SIGNAL UCO_TEST_MAPS_HIDE_NONE UCO_TEST_EMULATED
+    [ -z "$q" ] || export UCO_TEST_EMULATED=1
     "$tr-gcc" -O2 "$b/test/emu-probe.c" -o "$b/emu-probe"
     if ! timeout 20 $q "$b/emu-probe" fatal; then
         echo "emu-probe: on $a a forked child that dies by a signal hangs the emulator:"

@@ -226,8 +226,9 @@ static void test_map_ceiling(void **state)
         n++;
     }
     if (uco__stack_guard_is_mprotect()) {
-        assert_int_equal(rc, -EAGAIN);
-        assert_non_null(strstr(uco_strerror(rc), "vm.max_map_count"));
+        assert_true(refusal_matches(rc, -EAGAIN));
+        if (rc == -EAGAIN)
+            assert_non_null(strstr(uco_strerror(rc), "vm.max_map_count"));
         assert_true(n > max / 2 - 100 && n < max / 2 + 100);
     } else {
         assert_int_equal(rc, 0);
