@@ -240,7 +240,7 @@ static void *rec_sender(void *arg)
         memset(&r, 0, sizeof r);
         r.id = 100 + i;
         r.x = 0.5 * i + 0.25;
-        snprintf(r.name, sizeof r.name, "record-number-%d", i);
+        snprintf(r.name, sizeof r.name, "record-number-%d", i % 1000);
         r.tail = (unsigned char)(0xA0 + i);
         if (uco_chan_send(c, &r, UCO_NEVER) != 0)
             bad++;
