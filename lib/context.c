@@ -134,6 +134,20 @@ static inline void tools_arrive(uco_ctx *c)
     (void)c;
 }
 
+/* First code of a made context, for both backends: tell the tools, run
+ * the entry (which switches away for good). */
+static void ctx_entry(uco_ctx *c)
+{
+    tools_arrive(NULL);
+#if UCO_ASAN
+    cur_lo = c->stack_lo;
+    cur_size = c->stack_size;
+#endif
+    c->entry(c->arg);
+    fputs("ucoro: a context entry returned\n", stderr);
+    abort();
+}
+
 #if UCO_FAST_SWITCH
 /* ------------------------------------------------------------------ */
 /* The fast backend                                                   */
@@ -240,18 +254,6 @@ __asm__(".text\n"
 #error "--enable-fast-switch: no fast switch for this architecture"
 #endif
 
-/* First code of a made context (called by uco__fs_start). */
-static void ctx_entry(uco_ctx *c)
-{
-    tools_arrive(NULL);
-#if UCO_ASAN
-    cur_lo = c->stack_lo;
-    cur_size = c->stack_size;
-#endif
-    c->entry(c->arg);
-    fputs("ucoro: a context entry returned\n", stderr);
-    abort();
-}
 
 void uco__ctx_make(uco_ctx *c, const struct uco_stack *st,
                    void (*entry)(void *), void *arg)
@@ -322,16 +324,8 @@ _Noreturn void uco__ctx_jump(uco_ctx *to)
 static void trampoline(unsigned hi, unsigned lo)
 {
     uintptr_t p = (uintptr_t)(((uint64_t)hi << 32) | (uint64_t)lo);
-    uco_ctx *c = (uco_ctx *)p;
 
-    tools_arrive(NULL);
-#if UCO_ASAN
-    cur_lo = c->stack_lo;
-    cur_size = c->stack_size;
-#endif
-    c->entry(c->arg);
-    fputs("ucoro: a context entry returned\n", stderr);
-    abort();
+    ctx_entry((uco_ctx *)p);
 }
 
 void uco__ctx_make(uco_ctx *c, const struct uco_stack *st,
