@@ -27,6 +27,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#ifdef UCO_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
 
 static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool installed;                     /* once per process */
@@ -35,6 +38,7 @@ static struct sigaction old_segv, old_bus; /* what was there before us */
 static UCO_TLS unsigned users;        /* enter/leave depth of this thread */
 static UCO_TLS char *alt_map;         /* our alternate stack, or NULL */
 static UCO_TLS size_t alt_len;
+static UCO_TLS unsigned alt_vg_id;    /* its Valgrind stack id */
 
 /* ---- async-signal-safe output */
 
@@ -106,6 +110,19 @@ static bool in_guard(const struct uco_stack *st, uintptr_t a)
            a < (uintptr_t)st->map + st->guard;
 }
 
+/* Let the default action of sig happen: reset it, and return to the
+ * faulting instruction, which faults again.  Under Valgrind, which does
+ * not run the instruction again, the signal is also raised (pending until
+ * the handler returns). */
+static void default_again(int sig)
+{
+    signal(sig, SIG_DFL);
+#ifdef UCO_VALGRIND
+    if (RUNNING_ON_VALGRIND)
+        raise(sig);
+#endif
+}
+
 /* Hand a fault that is not ours to the disposition found before. */
 static void forward(int sig, siginfo_t *info, void *uctx)
 {
@@ -121,7 +138,7 @@ static void forward(int sig, siginfo_t *info, void *uctx)
     }
     /* Default (a fault cannot be ignored): return, the instruction faults
      * again and the kernel takes the default action. */
-    signal(sig, SIG_DFL);
+    default_again(sig);
 }
 
 static void on_fault(int sig, siginfo_t *info, void *uctx)
@@ -143,7 +160,7 @@ static void on_fault(int sig, siginfo_t *info, void *uctx)
         forward(sig, info, uctx);
         return;
     }
-    signal(sig, SIG_DFL);
+    default_again(sig);
 }
 
 /* Install on_fault for sig, keeping what was there in old. */
@@ -186,6 +203,11 @@ static int altstack_on(void)
         alt_map = NULL;
         return -ENOMEM;
     }
+#ifdef UCO_VALGRIND
+    /* known as a stack, the switch from it to a rescued task's is seen as
+     * a switch, not as a frame of megabytes */
+    alt_vg_id = VALGRIND_STACK_REGISTER(alt_map + page, alt_map + alt_len);
+#endif
     return 0;
 }
 
@@ -219,6 +241,9 @@ void uco__guard_leave(void)
     memset(&ss, 0, sizeof ss);
     ss.ss_flags = SS_DISABLE;
     sigaltstack(&ss, NULL);
+#ifdef UCO_VALGRIND
+    VALGRIND_STACK_DEREGISTER(alt_vg_id);
+#endif
     munmap(alt_map, alt_len);
     alt_map = NULL;
 }

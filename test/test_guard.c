@@ -611,6 +611,7 @@ NO_SANITIZE_NULL static void *null_deref(void *arg)
 {
     volatile int *volatile p = NULL;
     (void)arg;
+    DELIBERATE_FAULT_AHEAD();
     *p = 7;
     return NULL;
 }

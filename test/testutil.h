@@ -111,6 +111,18 @@ static inline bool maps_show_prot_none(void)
 #define NO_SANITIZE_NULL
 #endif
 
+/* A deliberate fault is an error to Valgrind too: tell it, just before
+ * the fault, to stop reporting for the rest of the (child) process. */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define DELIBERATE_FAULT_AHEAD() VALGRIND_DISABLE_ERROR_REPORTING
+#endif
+#endif
+#ifndef DELIBERATE_FAULT_AHEAD
+#define DELIBERATE_FAULT_AHEAD() ((void)0)
+#endif
+
 /* Built with AddressSanitizer: its allocator keeps freed memory in a
  * quarantine (up to 256 MiB), so resident memory is no measure of leaks. */
 #if defined(__SANITIZE_ADDRESS__)
