@@ -37,6 +37,8 @@
 
 #if !UCO_FAST_SWITCH
 static UCO_TLS ucontext_t tmpl;
+#elif defined(__x86_64__)
+static UCO_TLS uint32_t tmpl_csr[2]; /* MXCSR, x87 control word */
 #endif
 static UCO_TLS bool have_tmpl;
 
@@ -61,6 +63,11 @@ void uco__ctx_template(void)
         fputs("ucoro: getcontext failed\n", stderr);
         abort();
     }
+#elif defined(__x86_64__)
+    /* new contexts get the FP control state of the thread as it was here,
+     * as the ucontext backend's template gives them */
+    __asm__ volatile("stmxcsr %0" : "=m"(tmpl_csr[0]));
+    __asm__ volatile("fnstcw %0" : "=m"(tmpl_csr[1]));
 #endif
     have_tmpl = true;
 #if UCO_ASAN
@@ -278,12 +285,7 @@ void uco__ctx_make(uco_ctx *c, const struct uco_stack *st,
      * uco__fs_start */
     f = (uintptr_t *)(top - 16) - FS_WORDS;
     memset(f, 0, FS_WORDS * sizeof *f);
-    {
-        uint32_t csr[2];
-        __asm__ volatile("stmxcsr %0" : "=m"(csr[0]));
-        __asm__ volatile("fnstcw %0" : "=m"(csr[1]));
-        memcpy(&f[0], csr, sizeof csr);
-    }
+    memcpy(&f[0], tmpl_csr, sizeof tmpl_csr);
     f[4] = (uintptr_t)c;                    /* r12 */
     f[3] = (uintptr_t)ctx_entry;            /* r13 */
     f[7] = (uintptr_t)uco__fs_start;        /* return address */
@@ -302,12 +304,14 @@ void uco__ctx_make(uco_ctx *c, const struct uco_stack *st,
     c->sp = f;
 }
 
+#ifndef UCO_CTX_SWITCH_INLINE
 void uco__ctx_switch(uco_ctx *from, uco_ctx *to)
 {
     tools_leave(from, to);
     uco__fs_switch(&from->sp, to->sp);
     tools_arrive(from);
 }
+#endif
 
 _Noreturn void uco__ctx_jump(uco_ctx *to)
 {

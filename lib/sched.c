@@ -16,12 +16,6 @@
 
 UCO_TLS struct uco_sched *uco__cur;
 
-void uco__ready(struct uco_sched *s, struct uco_task *t)
-{
-    t->state = UCO_S_READY;
-    uco__list_push(&s->runq, &t->qnode);
-}
-
 void uco__sched_reap(struct uco_sched *s)
 {
     struct uco_task *t = s->zombie;
@@ -34,7 +28,8 @@ void uco__sched_reap(struct uco_sched *s)
 }
 
 /* The next ready task, made current, or NULL. */
-static struct uco_task *next_ready(struct uco_sched *s)
+static inline __attribute__((always_inline)) struct uco_task *
+next_ready(struct uco_sched *s)
 {
     struct uco_list *n;
     struct uco_task *t;

@@ -1,8 +1,11 @@
 /*
- * sleepq.c - the sleep queue: a binary min-heap of tasks keyed by
- * (deadline, sequence number).  Each task holds its index in the heap, so
- * a cancelled sleeper leaves in O(log n); equal deadlines wake in the order
- * they slept.  Room is reserved at spawn, so inserting never fails.
+ * sleepq.c - the sleep queue: a 4-ary min-heap of tasks keyed by
+ * (deadline, sequence number).  The keys are kept in the heap's entries,
+ * so sifting reads the heap array only, and four children share two
+ * cache lines: half the levels of a binary heap.  Each task holds its
+ * index in the heap, so a cancelled sleeper leaves in O(log n); equal
+ * deadlines wake in the order they slept.  Room is reserved at spawn, so
+ * inserting never fails.
  */
 #include "ucoro-int.h"
 
@@ -20,10 +23,10 @@ void uco__sleepq_free(struct uco_sleepq *q)
     uco__sleepq_init(q);
 }
 
-int uco__sleepq_reserve(struct uco_sleepq *q, size_t n)
+int uco__sleepq_grow(struct uco_sleepq *q, size_t n)
 {
     size_t cap;
-    struct uco_task **h;
+    struct uco_sleepq_ent *h;
 
     if (n <= q->cap)
         return 0;
@@ -38,63 +41,67 @@ int uco__sleepq_reserve(struct uco_sleepq *q, size_t n)
     return 0;
 }
 
-static bool before(const struct uco_task *a, const struct uco_task *b)
+static bool before(const struct uco_sleepq_ent *a,
+                   const struct uco_sleepq_ent *b)
 {
     if (a->deadline != b->deadline)
         return a->deadline < b->deadline;
     return a->seq < b->seq;
 }
 
-static void put(struct uco_sleepq *q, size_t i, struct uco_task *t)
+static void put(struct uco_sleepq *q, size_t i, struct uco_sleepq_ent e)
 {
-    q->heap[i] = t;
-    t->heap_idx = i;
+    q->heap[i] = e;
+    e.t->heap_idx = i;
 }
 
-/* Move t up from index i to its place. */
-static void sift_up(struct uco_sleepq *q, size_t i, struct uco_task *t)
+/* Move e up from index i to its place. */
+static void sift_up(struct uco_sleepq *q, size_t i, struct uco_sleepq_ent e)
 {
     while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!before(t, q->heap[parent]))
+        size_t parent = (i - 1) / 4;
+        if (!before(&e, &q->heap[parent]))
             break;
         put(q, i, q->heap[parent]);
         i = parent;
     }
-    put(q, i, t);
+    put(q, i, e);
 }
 
-/* Move t down from index i to its place. */
-static void sift_down(struct uco_sleepq *q, size_t i, struct uco_task *t)
+/* Move e down from index i to its place. */
+static void sift_down(struct uco_sleepq *q, size_t i, struct uco_sleepq_ent e)
 {
     for (;;) {
-        size_t c = 2 * i + 1;
+        size_t c = 4 * i + 1, k, end;
         if (c >= q->n)
             break;
-        if (c + 1 < q->n && before(q->heap[c + 1], q->heap[c]))
-            c++;
-        if (!before(q->heap[c], t))
+        end = c + 4 < q->n ? c + 4 : q->n;
+        for (k = c + 1; k < end; k++)
+            if (before(&q->heap[k], &q->heap[c]))
+                c = k;
+        if (!before(&q->heap[c], &e))
             break;
         put(q, i, q->heap[c]);
         i = c;
     }
-    put(q, i, t);
+    put(q, i, e);
 }
 
 void uco__sleepq_push(struct uco_sleepq *q, struct uco_task *t)
 {
-    sift_up(q, q->n++, t);
+    struct uco_sleepq_ent e = { t->deadline, t->seq, t };
+    sift_up(q, q->n++, e);
 }
 
 void uco__sleepq_remove(struct uco_sleepq *q, struct uco_task *t)
 {
     size_t i = t->heap_idx;
-    struct uco_task *last = q->heap[--q->n];
+    struct uco_sleepq_ent last = q->heap[--q->n];
 
     t->heap_idx = UCO_NO_HEAP;
-    if (last == t)
+    if (last.t == t)
         return;
-    if (i > 0 && before(last, q->heap[(i - 1) / 2]))
+    if (i > 0 && before(&last, &q->heap[(i - 1) / 4]))
         sift_up(q, i, last);
     else
         sift_down(q, i, last);

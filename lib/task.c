@@ -180,8 +180,10 @@ _Noreturn void uco__task_finish(struct uco_task *t, void *result)
             t->outcome = -ECANCELED;
     }
     t->shielded = true;
-    uco__defers_run(&t->defers);
-    uco__group_destroy_owned(t);
+    if (t->defers.n || t->defers.v != t->defers.inl)
+        uco__defers_run(&t->defers);
+    if (!uco__list_empty(&t->groups))
+        uco__group_destroy_owned(t);
     t->state = UCO_S_DONE;
     uco__list_remove(&t->all);
     s->alive--;

@@ -171,7 +171,16 @@ void uco__ctx_make(uco_ctx *c, const struct uco_stack *st,
                    void (*entry)(void *), void *arg);
 /* Save the running context in from and resume to.  Returns when something
  * switches back to from. */
+#if UCO_FAST_SWITCH && !UCO_ASAN && !UCO_TSAN
+void uco__fs_switch(void **from_sp, void *to_sp);
+static inline void uco__ctx_switch(uco_ctx *from, uco_ctx *to)
+{
+    uco__fs_switch(&from->sp, to->sp);
+}
+#define UCO_CTX_SWITCH_INLINE 1
+#else
 void uco__ctx_switch(uco_ctx *from, uco_ctx *to);
+#endif
 /* Resume to, abandoning the running context. */
 _Noreturn void uco__ctx_jump(uco_ctx *to);
 
@@ -285,8 +294,16 @@ struct uco_task {
     char namebuf[UCO_NAME_INLINE];
 };
 
+/* A heap entry carries its key: sifting reads the heap array only, never
+ * the control blocks of the tasks it compares. */
+struct uco_sleepq_ent {
+    int64_t deadline;
+    uint64_t seq;
+    struct uco_task *t;
+};
+
 struct uco_sleepq {
-    struct uco_task **heap; /* binary min-heap by (deadline, seq) */
+    struct uco_sleepq_ent *heap; /* 4-ary min-heap by (deadline, seq) */
     size_t n, cap;
 };
 
@@ -362,7 +379,11 @@ static inline bool uco__cancel_pending(const struct uco_task *t)
 
 /* sched.c */
 /* Make t ready: append to the run queue.  No switch. */
-void uco__ready(struct uco_sched *s, struct uco_task *t);
+static inline void uco__ready(struct uco_sched *s, struct uco_task *t)
+{
+    t->state = UCO_S_READY;
+    uco__list_push(&s->runq, &t->qnode);
+}
 /* Run the next ready task (or the scheduler context when none); the caller
  * has already queued or parked s->current.  Switches; returns when the
  * caller is resumed. */
@@ -378,8 +399,13 @@ void uco__sched_cancel_all(struct uco_sched *s);
 /* sleepq.c: no function switches. */
 void uco__sleepq_init(struct uco_sleepq *q);
 void uco__sleepq_free(struct uco_sleepq *q);
-/* Make room for n entries so that pushing never fails: 0 or -ENOMEM. */
-int uco__sleepq_reserve(struct uco_sleepq *q, size_t n);
+/* Make room for n entries so that pushing never fails: 0 or -ENOMEM.
+ * (grow: the slow part, when the heap must be reallocated.) */
+int uco__sleepq_grow(struct uco_sleepq *q, size_t n);
+static inline int uco__sleepq_reserve(struct uco_sleepq *q, size_t n)
+{
+    return n <= q->cap ? 0 : uco__sleepq_grow(q, n);
+}
 /* Insert t keyed by (t->deadline, t->seq); room must be reserved. */
 void uco__sleepq_push(struct uco_sleepq *q, struct uco_task *t);
 /* Remove t (which must be in the heap) in O(log n). */
@@ -387,7 +413,7 @@ void uco__sleepq_remove(struct uco_sleepq *q, struct uco_task *t);
 /* The earliest entry, or NULL. */
 static inline struct uco_task *uco__sleepq_top(const struct uco_sleepq *q)
 {
-    return q->n ? q->heap[0] : NULL;
+    return q->n ? q->heap[0].t : NULL;
 }
 
 /* wait.c */

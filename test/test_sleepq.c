@@ -24,11 +24,11 @@ static void check_heap(const struct uco_sleepq *q)
 {
     size_t i;
     for (i = 0; i < q->n; i++) {
-        struct uco_task *t = q->heap[i], *p;
+        struct uco_task *t = q->heap[i].t, *p;
         assert_int_equal(t->heap_idx, i);
         if (i == 0)
             continue;
-        p = q->heap[(i - 1) / 2];
+        p = q->heap[(i - 1) / 4].t;
         assert_true(p->deadline < t->deadline ||
                     (p->deadline == t->deadline && p->seq < t->seq));
     }

@@ -1,0 +1,369 @@
+#!/bin/sh
+# run.sh - run every benchmark, print one table.  make bench runs it from
+# the build directory after building the programs.
+#
+#   bench/run.sh [--full]
+#
+# Each figure is measured several times, the systems taking turns within a
+# round so that drift on a noisy machine hits them alike; the table shows
+# the median with [min-max] and, beside each peer, ucoro's figure divided
+# by the peer's (the median of the ratios within each round; below 1:
+# ucoro is faster or smaller).  --full runs the
+# million-task program (and the peers' idle tasks) with 1,000,000 tasks
+# instead of 100,000.
+set -u
+
+B=${BENCH_DIR:-./bench}
+FULL=0
+[ "${1:-}" = --full ] && FULL=1
+ROUNDS=${BENCH_ROUNDS:-7}      # switch and spawn figures
+SLOW=${BENCH_SLOW_ROUNDS:-3}   # sleepers, cancellation, memory
+SLEEPERS=100000
+CANCEL_K=2000
+if [ $FULL = 1 ]; then IDLE=1000000; IDLE_ROUNDS=1; else IDLE=100000; IDLE_ROUNDS=$SLOW; fi
+
+for p in ucoro-ctx peers million; do
+    if [ ! -x "$B/$p" ]; then
+        echo "run.sh: $B/$p is missing: run make bench" >&2
+        exit 1
+    fi
+done
+# The fast switch is built where the CPU has one (x86-64, aarch64).
+FAST=0
+[ -x "$B/ucoro-fast" ] && [ -x "$B/million-fast" ] && FAST=1
+
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
+RES=$(mktemp)
+NOTES=$(mktemp)
+trap 'rm -f "$RES" "$NOTES"' EXIT INT TERM
+
+have() { "$B/peers" list | grep -q "^$1 yes"; }
+
+# run TAG PROGRAM ARGS...: keep the program's "R key value" lines as
+# "TAG.key value", its "#" lines as notes.
+run() {
+    tag=$1
+    shift
+    "$@" >"$RES.one" 2>"$RES.err" || {
+        echo "run.sh: '$*' failed:" >&2
+        cat "$RES.err" >&2
+    }
+    awk -v t="$tag" -v r="$r" '$1 == "R" { print t "." $2, $3, r }' "$RES.one" >>"$RES"
+    grep '^#' "$RES.one" | sed "s/^# */$tag: /" >>"$NOTES"
+    rm -f "$RES.one" "$RES.err"
+}
+
+progress() { printf '%s\n' "$*" >&2; }
+
+# ------------------------------------------------------------ measuring
+PEERS_SWITCH=""
+for p in floor floorj raw boost pcl st; do have $p && PEERS_SWITCH="$PEERS_SWITCH $p"; done
+
+progress "bench: switches and spawns ($ROUNDS rounds)"
+r=1
+while [ $r -le "$ROUNDS" ]; do
+    for n in 2 100 10000; do
+        run ctx "$B/ucoro-ctx" yield $n
+        [ $FAST = 1 ] && run fast "$B/ucoro-fast" yield $n
+        for p in $PEERS_SWITCH; do run $p "$B/peers" $p yield $n; done
+    done
+    run ctx "$B/ucoro-ctx" spawn
+    [ $FAST = 1 ] && run fast "$B/ucoro-fast" spawn
+    for p in raw boost pcl st; do have $p && run $p "$B/peers" $p spawn; done
+    r=$((r + 1))
+done
+
+progress "bench: $SLEEPERS sleepers, cancellation ($SLOW rounds)"
+LOAD_SLEEP=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
+r=1
+while [ $r -le "$SLOW" ]; do
+    run ctx "$B/ucoro-ctx" sleep $SLEEPERS
+    [ $FAST = 1 ] && run fast "$B/ucoro-fast" sleep $SLEEPERS
+    have uv && run uv "$B/peers" uv sleep $SLEEPERS
+    run ctx "$B/ucoro-ctx" cancel $SLEEPERS $CANCEL_K
+    [ $FAST = 1 ] && run fast "$B/ucoro-fast" cancel $SLEEPERS $CANCEL_K
+    have st && run st "$B/peers" st cancel $SLEEPERS $CANCEL_K
+    r=$((r + 1))
+done
+
+progress "bench: $IDLE idle tasks ($IDLE_ROUNDS rounds)"
+r=1
+while [ $r -le "$IDLE_ROUNDS" ]; do
+    run ctx "$B/million" $IDLE
+    [ $FAST = 1 ] && run fast "$B/million-fast" $IDLE
+    have pcl && run pcl "$B/peers" pcl idle $IDLE
+    have st && run st "$B/peers" st idle $IDLE
+    r=$((r + 1))
+done
+
+# ------------------------------------------------------------ reporting
+# stat KEY: "median min max count" of the values of KEY, or nothing.
+stat() {
+    awk -v k="$1" '
+        $1 == k { v[n++] = $2 + 0 }
+        END {
+            if (!n) exit
+            for (i = 1; i < n; i++) {
+                x = v[i]
+                for (j = i - 1; j >= 0 && v[j] > x; j--) v[j + 1] = v[j]
+                v[j + 1] = x
+            }
+            m = n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2
+            print m, v[0], v[n - 1], n
+        }' "$RES"
+}
+
+med() { stat "$1" | awk '{ print $1 }'; }
+mf() { stat "$1" | awk '{ printf($1 >= 100 ? "%.0f" : "%.3g", $1) }'; }
+maxof() { stat "$1" | awk '{ print $3 }'; }
+
+# cell KEY FMT: "median [min-max]"
+cell() {
+    s=$(stat "$1")
+    if [ -z "$s" ]; then
+        printf '%s' "n/a"
+    else
+        echo "$s" | awk -v f="$2" '{ printf f " [" f "-" f "]", $1, $2, $3 }'
+    fi
+}
+
+# ratio A B: the median over the rounds of A / B measured in the same
+# round (paired, so that drift between rounds cancels out), or "-"
+ratio() {
+    awk -v a="$1" -v b="$2" '
+        $1 == a { x[$3] = $2 + 0 }
+        $1 == b { y[$3] = $2 + 0 }
+        END {
+            for (r in x)
+                if ((r in y) && y[r] != 0) v[n++] = x[r] / y[r]
+            if (!n) { printf "-"; exit }
+            for (i = 1; i < n; i++) {
+                t = v[i]
+                for (j = i - 1; j >= 0 && v[j] > t; j--) v[j + 1] = v[j]
+                v[j + 1] = t
+            }
+            printf "%.2f", n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2
+        }' "$RES"
+}
+
+name() {
+    case $1 in
+    ctx) echo "ucoro, $("$B/ucoro-ctx" backend) (configured)" ;;
+    fast) echo "ucoro, fast switch" ;;
+    floor) echo "floor: bare register switch" ;;
+    floorj) echo "floor, entered by jump (no return)" ;;
+    raw) echo "raw swapcontext" ;;
+    boost) echo "Boost.Context fcontext" ;;
+    pcl) echo "PCL" ;;
+    st) echo "State Threads" ;;
+    uv) echo "libuv" ;;
+    esac
+}
+
+pkg() {
+    case $1 in
+    boost) echo libboost-context-dev ;;
+    pcl) echo libpcl1-dev ;;
+    st) echo libst-dev ;;
+    uv) echo libuv1-dev ;;
+    esac
+}
+
+# line LABEL KEY FMT [UCORO_KEY]: a row; for a peer, ucoro's figure
+# (ctx.UCORO_KEY, fast.UCORO_KEY; by default the peer's key) divided by it
+line() {
+    sys=${2%%.*}
+    u=${4:-${2#*.}}
+    c=$(cell "$2" "$3")
+    case $sys in
+    ctx | fast) r1="" r2="" ;;
+    *) r1=$(ratio "ctx.$u" "$2") r2=$(ratio "fast.$u" "$2") ;;
+    esac
+    printf '  %-40s %-30s %8s %8s\n' "$1" "$c" "$r1" "$r2"
+}
+
+missing() {
+    printf '  %-40s %s\n' "$(name "$1")" "not measured: apt-get install $(pkg "$1"), then configure again"
+}
+
+hr() { printf '%s\n' "-------------------------------------------------------------------------------------------"; }
+
+echo
+hr
+printf 'ucoro benchmarks: %s, %s CPU(s), kernel %s; medians of %s runs [min-max]\n' \
+    "$(date '+%Y-%m-%d %H:%M')" "$(nproc 2>/dev/null || echo '?')" "$(uname -r)" "$ROUNDS"
+printf 'load average at the start %s, at the end %s (other work on the machine adds noise)\n' \
+    "$LOAD_START" "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
+printf 'ctx/it and fast/it: ucoro (configured backend, fast switch) divided by the row,\n'
+printf 'the median of the ratios within each round\n'
+hr
+
+printf '\n%-42s %-30s %8s %8s\n' "Switch: ns per task turn (a yield)" "median [min-max]" "ctx/it" "fast/it"
+for n in 2 100 10000; do
+    printf ' %s tasks, each on its own 256 KiB stack\n' "$n"
+    for s in ctx fast floor floorj raw boost pcl st; do
+        case $s in
+        floor | floorj) have $s || continue ;;
+        raw | ctx | fast) ;;
+        *) have $s || { missing $s; continue; } ;;
+        esac
+        lbl=$(name $s)
+        [ $s = pcl ] && lbl="PCL: co_call + co_resume"
+        [ $s = st ] && lbl="State Threads: cond signal + wait"
+        line "$lbl" "$s.yield.$n" "%.1f"
+    done
+done
+
+printf '\n%-42s %-30s %8s %8s\n' "Spawn + run + join: ns" "median [min-max]" "ctx/it" "fast/it"
+line "ucoro: uco_spawn, run, uco_join" ctx.spawn "%.1f"
+line "ucoro fast: the same" fast.spawn "%.1f"
+line "raw: getcontext+makecontext+2 swaps" raw.spawn "%.1f"
+if have boost; then line "Boost: make_fcontext + 2 jumps" boost.spawn "%.1f"; else missing boost; fi
+if have pcl; then line "PCL: co_create+co_call+co_delete" pcl.spawn "%.1f"; else missing pcl; fi
+if have st; then line "State Threads: create + join" st.spawn "%.1f"; else missing st; fi
+
+printf '\n%-42s %-30s %8s %8s\n' "Memory: $IDLE idle tasks, KiB each (VmRSS)" "median [min-max]" "ctx/it" "fast/it"
+line "ucoro (default attributes)" ctx.million.kib_per_task "%.2f"
+line "ucoro fast" fast.million.kib_per_task "%.2f"
+if have pcl; then line "PCL (256 KiB malloc'd stacks)" pcl.idle.kib "%.2f" million.kib_per_task; else missing pcl; fi
+if have st; then line "State Threads (256 KiB stacks)" st.idle.kib "%.2f" million.kib_per_task; else missing st; fi
+printf ' page tables (VmPTE, not in VmRSS), KiB per ucoro task: %s\n' "$(cell ctx.million.pte_kib_per_task %.2f)"
+printf ' live tasks held (limit asked: %s)\n' "$IDLE"
+for s in ctx fast pcl st; do
+    case $s in
+    ctx | fast) k=$s.million.held; f="" ;;
+    *) have $s || continue; k=$s.idle.count; f=$(maxof $s.idle.failed) ;;
+    esac
+    h=$(med $k)
+    [ "$f" = 1 ] && h="$h (refused there)"
+    printf '  %-40s %s\n' "$(name $s)" "$h"
+done
+printf '  %-40s %s, -EAGAIN %s, message names vm.max_map_count %s\n' \
+    "ucoro, UCO_GUARD=mprotect" "$(med ctx.mprotect.held) then refused" \
+    "$(med ctx.mprotect.eagain | sed 's/1/yes/;s/0/NO/')" \
+    "$(med ctx.mprotect.names_limit | sed 's/1/yes/;s/0/NO/')"
+printf ' seconds for ucoro with %s tasks\n' "$IDLE"
+printf '  %-40s %s\n' "spawn all" "$(cell ctx.million.spawn_s %.2f)"
+printf '  %-40s %s\n' "first run of all, to their sleep" "$(cell ctx.million.firstrun_s %.2f)"
+printf '  %-40s %s\n' "cancel all + join all" "$(cell ctx.million.cancel_join_s %.2f)"
+printf '  %-40s %s\n' "the same, fast switch" "$(cell fast.million.cancel_join_s %.2f)"
+
+printf '\n%s\n' "Sleep: $SLEEPERS sleepers, random 0-1000 ms from a common start (all asleep by then;"
+printf '%s\n' "       ms steps; libuv: the same timers); medians of $SLOW runs [min-max]"
+printf '  %-34s %-28s %-28s %-28s\n' "" "$(name ctx | sed 's/ (configured)//')" "ucoro, fast switch" "libuv"
+sleeprow() {
+    u="n/a"
+    have uv && u=$(cell "uv.sleep.$2" "$3")
+    printf '  %-34s %-28s %-28s %-28s\n' "$1" "$(cell "ctx.sleep.$2" "$3")" "$(cell "fast.sleep.$2" "$3")" "$u"
+}
+sleeprow "spawning, until all asleep, ms" spawn_ms "%.0f"
+sleeprow "wall time from the start, ms" wall_ms "%.1f"
+sleeprow "ideal (the last deadline), ms" ideal_ms "%.1f"
+sleeprow "CPU time from the start, ms" cpu_ms "%.1f"
+sleeprow "lateness p50, us" late_p50_us "%.0f"
+sleeprow "lateness p99, us" late_p99_us "%.0f"
+sleeprow "lateness max, us" late_max_us "%.0f"
+sleeprow "  wake-up from the kernel p99, us" wake_p99_us "%.0f"
+sleeprow "  queueing behind others p99, us" queue_p99_us "%.0f"
+sleeprow "woke early (of $SLEEPERS)" early "%.0f"
+sleeprow "out of deadline order" order_bad "%.0f"
+printf '  %-34s %-28s %-28s\n' "CPU time / libuv's" "$(ratio ctx.sleep.cpu_ms uv.sleep.cpu_ms)" "$(ratio fast.sleep.cpu_ms uv.sleep.cpu_ms)"
+printf '  %s\n' "(lateness = the wake-up: the first sleeper of each deadline, late by the timer slack and"
+printf '  %s\n' " however long the process waits for a CPU, load average $LOAD_SLEEP; + the queueing: the"
+printf '  %s\n' " sleepers after the first one, waiting for the ones before them to run)"
+
+printf '\n%-42s %-30s %8s %8s\n' "Cancel to wake among $SLEEPERS sleepers, ns" "median [min-max]" "ctx/it" "fast/it"
+for s in ctx fast st; do
+    case $s in st) have st || { missing st; continue; } ;; esac
+    line "$(name $s): p50" $s.cancel.p50_ns "%.0f"
+    line "$(name $s): p99" $s.cancel.p99_ns "%.0f"
+done
+
+if [ -s "$NOTES" ]; then
+    printf '\nNotes from the programs (last round):\n'
+    sort -u "$NOTES" | grep -v 'tasks idle: VmRSS' | sed 's/^/  /'
+    grep 'tasks idle: VmRSS' "$NOTES" | tail -4 | sed 's/^/  /'
+fi
+
+# ------------------------------------------------------------ targets
+echo
+hr
+echo "Targets (figures: medians; ratios: median of the ratios within each round)"
+hr
+# verdict OK TEXT
+verdict() {
+    if [ "$1" = 1 ]; then printf 'PASS  %s\n' "$2"; else printf 'MISS  %s\n' "$2"; fi
+}
+# le A LIMIT: 1 if A <= LIMIT
+le() { awk -v a="$1" -v b="$2" 'BEGIN { print (a != "" && b != "" && a + 0 <= b + 0) ? 1 : 0 }'; }
+lt() { awk -v a="$1" -v b="$2" 'BEGIN { print (a != "" && b != "" && a + 0 < b + 0) ? 1 : 0 }'; }
+mul() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "") print ""; else print a * b }'; }
+
+be=$("$B/ucoro-ctx" backend)
+[ "$be" = ucontext ] || echo "note: configure chose the $be switch; the default-backend targets below use it"
+
+x=$(ratio ctx.yield.2 raw.yield.2)
+verdict "$(le "$x" 1.10)" "yield, 2 tasks ($be) <= 1.10x raw swapcontext: $(mf ctx.yield.2) vs $(mf raw.yield.2) ns: ${x}x"
+x=$(ratio ctx.yield.10000 raw.yield.10000)
+verdict "$(le "$x" 1.20)" "yield, 10,000 tasks ($be) <= 1.20x a raw swapcontext ring of 10,000: $(mf ctx.yield.10000) vs $(mf raw.yield.10000) ns: ${x}x"
+if have pcl; then
+    x=$(ratio ctx.spawn pcl.spawn)
+    verdict "$(le "$x" 0.75)" "spawn+run+join ($be) <= 0.75x PCL create+call+delete: $(mf ctx.spawn) vs $(mf pcl.spawn) ns: ${x}x"
+else
+    echo "n/a   spawn+run+join vs PCL: apt-get install libpcl1-dev"
+fi
+if [ $FAST = 0 ]; then
+    echo "n/a   fast switch targets: no fast switch on this CPU"
+elif have floor; then
+    x=$(ratio fast.yield.2 floor.yield.2)
+    verdict "$(le "$x" 1.5)" "fast: yield, 2 tasks <= 1.5x the bare register switch: $(mf fast.yield.2) vs $(mf floor.yield.2) ns: ${x}x"
+else
+    echo "n/a   fast vs the bare register switch: written for x86-64 only"
+fi
+if [ $FAST = 0 ]; then
+    :
+elif have st; then
+    x=$(ratio fast.yield.2 st.yield.2)
+    verdict "$(le "$x" 0.5)" "fast: yield, 2 tasks <= 0.5x State Threads' cheapest switch: $(mf fast.yield.2) vs $(mf st.yield.2) ns: ${x}x"
+    x=$(ratio fast.spawn st.spawn)
+    verdict "$(lt "$x" 1)" "fast: spawn+run+join < State Threads create+join: $(mf fast.spawn) vs $(mf st.spawn) ns: ${x}x"
+else
+    echo "n/a   fast vs State Threads: apt-get install libst-dev"
+fi
+
+held=$(med ctx.million.held)
+kib=$(med ctx.million.kib_per_task)
+ok=$(awk -v h="$held" -v n="$IDLE" -v k="$kib" 'BEGIN { print (h == n && k <= 5.5) ? 1 : 0 }')
+verdict "$ok" "$held live tasks with guarded stacks (asked $IDLE), <= ~5.5 KiB each: $(mf ctx.million.kib_per_task) KiB"
+cj=$(med ctx.million.cancel_join_s)
+verdict "$(le "$cj" 60)" "cancel + join all $held: $(mf ctx.million.cancel_join_s) s"
+ok=$(awk -v a="$(med ctx.mprotect.eagain)" -v b="$(med ctx.mprotect.names_limit)" \
+    -v c="$(med ctx.mprotect.clean)" -v d="$(med ctx.mprotect.respawn_ok)" \
+    'BEGIN { print (a == 1 && b == 1 && c == 1 && d == 1) ? 1 : 0 }')
+verdict "$ok" "UCO_GUARD=mprotect: refused cleanly after $(med ctx.mprotect.held) tasks with -EAGAIN naming vm.max_map_count, and spawns again once one ends"
+[ $FULL = 1 ] || echo "      (the million-task figures above are for $IDLE tasks: make bench BENCH_FLAGS=--full for 1,000,000)"
+
+for s in ctx fast; do
+    [ $s = fast ] && [ $FAST = 0 ] && continue
+    lbl=$be
+    [ $s = fast ] && lbl=fast
+    e=$(maxof $s.sleep.early)
+    o=$(maxof $s.sleep.order_bad)
+    ok=$(awk -v e="$e" -v o="$o" 'BEGIN { print (e == 0 && o == 0) ? 1 : 0 }')
+    verdict "$ok" "sleepers ($lbl): deadline order, none early: worst run $o out of order, $e early"
+    p=$(med $s.sleep.late_p99_us)
+    st=$(stat $s.sleep.settled | awk '{ print $2 }')
+    [ "$st" = 1 ] || echo "note: in a run the sleepers were not all asleep at the start: lateness counts it"
+    verdict "$(lt "$p" 1000)" "sleepers ($lbl): p99 lateness < 1 ms once spawning is over: $(mf $s.sleep.late_p99_us) us (wake-up p99 $(mf $s.sleep.wake_p99_us), queueing p99 $(mf $s.sleep.queue_p99_us))"
+    if have uv; then
+        x=$(ratio $s.sleep.cpu_ms uv.sleep.cpu_ms)
+        verdict "$(le "$x" 1.5)" "sleepers ($lbl): CPU time <= 1.5x libuv's: $(mf $s.sleep.cpu_ms) vs $(mf uv.sleep.cpu_ms) ms: ${x}x"
+    else
+        echo "n/a   sleepers: CPU time vs libuv: apt-get install libuv1-dev"
+    fi
+done
+
+for p in boost pcl st uv; do
+    have $p || echo "missing peer: $(pkg $p): apt-get install -y $(pkg $p), then run configure again"
+done
+exit 0
