@@ -38,7 +38,9 @@ static struct sigaction old_segv, old_bus; /* what was there before us */
 static UCO_TLS unsigned users;        /* enter/leave depth of this thread */
 static UCO_TLS char *alt_map;         /* our alternate stack, or NULL */
 static UCO_TLS size_t alt_len;
+#ifdef UCO_VALGRIND
 static UCO_TLS unsigned alt_vg_id;    /* its Valgrind stack id */
+#endif
 
 /* ---- async-signal-safe output */
 
