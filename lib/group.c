@@ -11,10 +11,14 @@
 
 void uco__group_free_all(struct uco_sched *s)
 {
-    struct uco_list *n;
+    struct uco_list *n = s->dead_groups.next;
 
-    while ((n = uco__list_pop(&s->dead_groups)))
+    while (n != &s->dead_groups) {
+        struct uco_list *next = n->next;
         free(uco__container(n, struct uco_group, onode));
+        n = next;
+    }
+    uco__list_init(&s->dead_groups);
 }
 
 /* A usable group of this thread's scheduler, or NULL. */
