@@ -64,8 +64,31 @@ static void frame_rescue(void *p)
     frame_end(f);
 }
 
+/* The overflow may have struck half-way through a suspension (in the
+ * scheduler's own code, which runs on the task's stack): undo what was
+ * done of it, so that the task is on no queue when it ends. */
+static void unsuspend(struct uco_task *t)
+{
+    struct uco_sched *s = t->sched;
+
+    if (t->heap_idx != UCO_NO_HEAP)
+        uco__sleepq_remove(&s->sleepq, t);
+    uco__list_remove(&t->qnode);
+    if (t->unwait) {
+        void (*fn)(struct uco_task *) = t->unwait;
+        t->unwait = NULL;
+        fn(t);
+    }
+    t->state = UCO_S_RUNNING;
+    s->current = t;
+}
+
 _Noreturn void uco__frame_overflowed(struct uco_frame *f)
 {
+    struct uco_task *t = uco__self();
+
+    if (t)
+        unsuspend(t);
     /* Called on the alternate signal stack: the overflowed stack is
      * abandoned from its top, so the rescue has all of it again. */
     uco__ctx_make(&f->ctx, &f->stack, frame_rescue, f);
@@ -83,6 +106,7 @@ static void task_rescue(void *p)
 
 _Noreturn void uco__task_overflowed(struct uco_task *t)
 {
+    unsuspend(t);
     uco__ctx_make(&t->ctx, &t->stack, task_rescue, t);
     uco__ctx_jump(&t->ctx);
 }

@@ -148,7 +148,17 @@ static void on_fault(int sig, siginfo_t *info, void *uctx)
     uintptr_t addr = (uintptr_t)info->si_addr;
     struct uco_sched *s = uco__cur;
     struct uco_task *t = s ? s->current : NULL;
-    struct uco_frame *f = *uco__frame_slot();
+    struct uco_frame *f;
+
+    /* between choosing the next task and switching to it, the code still
+     * runs on the stack of the one leaving */
+    if (s && s->leaving && s->leaving != t &&
+        (in_guard(&s->leaving->stack, addr) ||
+         (s->leaving->frame && in_guard(&s->leaving->frame->stack, addr)))) {
+        t = s->leaving;
+        s->current = t;
+    }
+    f = t ? t->frame : *uco__frame_slot();
 
     if (f && in_guard(&f->stack, addr)) {
         if (f->sandbox)
@@ -238,7 +248,10 @@ void uco__guard_leave(void)
 {
     stack_t ss;
 
-    if (--users > 0 || !alt_map)
+    if (--users > 0)
+        return;
+    uco__stack_pool_drain(); /* the thread may end now: nothing stays */
+    if (!alt_map)
         return;
     memset(&ss, 0, sizeof ss);
     ss.ss_flags = SS_DISABLE;

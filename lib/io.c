@@ -19,6 +19,7 @@
 #include "ucoro-int.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -136,6 +137,14 @@ static int arm(struct uco_io *io, int fd, struct fdslot *sl, bool exact)
     if (io->backend != IO_EPOLL ||
         (sl->in_epoll && (exact ? want == sl->armed : (want & ~sl->armed) == 0)))
         return 0;
+    if (exact && want == 0 && sl->in_epoll) {
+        /* nobody waits: errors and hang-ups are reported even with no
+         * interest, so the registration goes */
+        epoll_ctl(io->epfd, EPOLL_CTL_DEL, fd, NULL);
+        sl->in_epoll = false;
+        sl->armed = 0;
+        return 0;
+    }
     memset(&ev, 0, sizeof ev);
     ev.events = want;
     ev.data.fd = fd;
@@ -203,9 +212,10 @@ static void poll_epoll(struct uco_sched *s, struct uco_io *io, int64_t deadline)
 #endif
         /* milliseconds, rounded up: never wake before the deadline */
         n = epoll_wait(io->epfd, ev, 64,
-                       tp ? (int)(tp->tv_sec * 1000 +
-                                  (tp->tv_nsec + 999999) / 1000000)
-                          : -1);
+                       !tp ? -1
+                       : tp->tv_sec >= INT_MAX / 1000 - 1 ? INT_MAX
+                       : (int)(tp->tv_sec * 1000 +
+                               (tp->tv_nsec + 999999) / 1000000));
     for (i = 0; i < n; i++) {
         uint32_t e = ev[i].events;
         int fd = ev[i].data.fd;

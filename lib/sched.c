@@ -54,7 +54,10 @@ next_ready(struct uco_sched *s)
 void uco__sched_switch(struct uco_sched *s)
 {
     struct uco_task *cur = s->current;
-    struct uco_task *next = next_ready(s);
+    struct uco_task *next;
+
+    s->leaving = cur;
+    next = next_ready(s);
 
     if (next == cur)
         return;
@@ -64,6 +67,7 @@ void uco__sched_switch(struct uco_sched *s)
         s->current = NULL;
         uco__ctx_switch(&cur->ctx, &s->ctx);
     }
+    s->leaving = NULL;
     if (s->zombie)
         uco__sched_reap(s);
 }

@@ -189,7 +189,7 @@ _Noreturn void uco__task_finish(struct uco_task *t, void *result)
     s->alive--;
     if (t->group)
         uco__group_member_done(t);
-    if (t->joiner)
+    if (t->joiner && t->joiner->state == UCO_S_WAITING)
         uco__wake(s, t->joiner, 0);
     if (t == s->main && !s->main_done) {
         /* kept here: main may be joined or detached, and released */
@@ -235,8 +235,8 @@ int uco_join(uco_task *t, void **result, int64_t deadline)
         t->joiner = self;
         rc = uco__wait(s, self, deadline, "join");
         t->joiner = NULL;
-        if (rc < 0)
-            return rc;
+        if (rc < 0 && t->state != UCO_S_DONE)
+            return rc; /* a finished task is released all the same */
     }
     rc = t->outcome;
     if (result)

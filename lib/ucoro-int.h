@@ -331,6 +331,9 @@ struct uco_sched {
     uco_ctx ctx;             /* the scheduler's own context (uco_run's
                                 stack): runs only when nothing is ready */
     struct uco_task *current;/* running task; NULL in the scheduler context */
+    struct uco_task *leaving;/* the task switching away, from the choice of
+                                the next one until the switch (its stack
+                                is still in use): for the fault handler */
     struct uco_list runq;    /* READY tasks, FIFO */
     struct uco_list tasks;   /* every unfinished task (uco_task.all) */
     size_t alive;            /* tasks spawned and not yet finished */

@@ -1031,6 +1031,76 @@ static void test_stack_remaining(void **state)
     release_shared(r);
 }
 
+/* ------------------------------------------------------------------ */
+/* An overflow inside the scheduler's own code (a sleep or a yield      */
+/* started with little stack left): the task ends with UCO_ESTACK and  */
+/* is on no queue afterwards, whatever depth the fault strikes at      */
+/* ------------------------------------------------------------------ */
+
+static size_t leave_bytes;
+static int leave_mode;
+
+static int __attribute__((noinline)) dig(int d)
+{
+    volatile char pad[64];
+    pad[0] = (char)d;
+    if (uco_stack_remaining() < leave_bytes)
+        return leave_mode ? uco_sleep(UCO_MSEC(1)) : uco_yield();
+    return dig(d + 1) + pad[0];
+}
+
+static void *digger(void *arg)
+{
+    (void)arg;
+    return (void *)(intptr_t)dig(0);
+}
+
+static void *tick3(void *arg)
+{
+    int i;
+    (void)arg;
+    for (i = 0; i < 3; i++)
+        uco_sleep(UCO_MSEC(1));
+    return NULL;
+}
+
+static void *scheduler_overflow_main(void *arg)
+{
+    uco_attr a = { .stack_size = 16 * 1024, .name = "digger", .flags = UCO_SANDBOX };
+    int *bad = arg;
+    uco_task *d, *t;
+    int rc;
+
+    uco_spawn(&t, tick3, NULL, NULL);
+    uco_spawn(&d, digger, NULL, &a);
+    rc = uco_join(d, NULL, UCO_NEVER);
+    if (rc != 0 && rc != UCO_ESTACK)
+        (*bad)++;
+    if (uco_join(t, NULL, UCO_NEVER) != 0)
+        (*bad)++;
+    return NULL;
+}
+
+static void scheduler_overflow_child(void *shared)
+{
+    int *bad = shared;
+    for (leave_mode = 0; leave_mode < 2; leave_mode++)
+        for (leave_bytes = 0; leave_bytes <= 256; leave_bytes += 8)
+            if (uco_run(scheduler_overflow_main, bad, NULL) != 0)
+                (*bad)++;
+}
+
+static void test_overflow_in_scheduler_code(void **state)
+{
+    struct child c;
+    int *bad;
+    (void)state;
+    bad = run_child(scheduler_overflow_child, &c);
+    assert_exit_code(&c, 0);
+    assert_int_equal(*bad, 0);
+    release_shared(bad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1045,6 +1115,7 @@ int main(void)
         cmocka_unit_test(test_program_handler_after_library),
         cmocka_unit_test(test_two_threads_overflow),
         cmocka_unit_test(test_stack_remaining),
+        cmocka_unit_test(test_overflow_in_scheduler_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1076,12 +1076,62 @@ static void test_yielders_do_not_starve(void **state)
     assert_true(sv.at_wake - sv.at_write <= 256);
 }
 
+/* An fd left registered with nobody waiting (its writer closed: hang-up
+ * is reported even with no interest) must not make the scheduler spin
+ * while another task waits on another fd. */
+static int hup_fd[2], other_fd[2];
+
+static void *hup_reader(void *arg)
+{
+    char c;
+    (void)arg;
+    uco_read(hup_fd[0], &c, 1, UCO_NEVER); /* waits, then gets the byte */
+    return NULL;
+}
+
+static void *hup_main(void *arg)
+{
+    int *rc = arg;
+    uco_task *r;
+    uco_spawn(&r, hup_reader, NULL, NULL);
+    uco_yield();                           /* r waits on hup_fd[0] */
+    if (write(hup_fd[1], "x", 1) != 1)
+        *rc = -1;
+    uco_join(r, NULL, UCO_NEVER);
+    close(hup_fd[1]);                      /* hang-up; hup_fd[0] stays open */
+    *rc = uco_fd_wait(other_fd[0], UCO_READ, uco_now() + UCO_MSEC(300));
+    return NULL;
+}
+
+static void test_no_spin_on_hangup(void **state)
+{
+    struct timespec a, b;
+    double cpu;
+    int rc = 0;
+    (void)state;
+    assert_int_equal(pipe(hup_fd), 0);
+    assert_int_equal(pipe(other_fd), 0);
+    fcntl(hup_fd[0], F_SETFL, O_NONBLOCK);
+    fcntl(other_fd[0], F_SETFL, O_NONBLOCK);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+    assert_int_equal(run_main(hup_main, &rc), 0);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+    cpu = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    printf("cpu during a 300 ms wait beside a hung-up fd: %.3f s\n", cpu);
+    assert_int_equal(rc, -ETIMEDOUT);
+    assert_true(cpu < 0.1); /* spinning would burn about 0.3 s */
+    close(hup_fd[0]);
+    close(other_fd[0]);
+    close(other_fd[1]);
+}
+
 #define T(f) cmocka_unit_test_setup(f, reset)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_readable),
+        T(test_no_spin_on_hangup),
         T(test_writable),
         T(test_deadline),
         T(test_cancel_waiter),
