@@ -423,8 +423,8 @@ static void test_overflow_keeps_schedule(void **state)
     /* overflows went on all along: in each half of the schedule (not
      * between every two ticks: the joiner of an overflow may be queued
      * behind a ticker that is late and ticks twice in a row) */
-    assert_true(b->ovf_at_tick[0] > 0);
-    assert_true(b->ovf_at_tick[TICKS / 2] > b->ovf_at_tick[0]);
+    assert_true(b->ovf_at_tick[TICKS / 2] > 0); /* (not by the first tick:
+                                                  slow under sanitizers) */
     assert_true(b->ovf_at_tick[TICKS - 1] > b->ovf_at_tick[TICKS / 2]);
     assert_int_equal(b->deferred, b->overflows);
     /* both yielders ran while each overflowing task lived (but the last:
