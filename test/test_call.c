@@ -23,22 +23,6 @@
 /* Bodies                                                             */
 /* ------------------------------------------------------------------ */
 
-static volatile int never = -1; /* a depth no recursion reaches */
-
-/* The whole array must exist in the frame (see test_guard.c). */
-#define KEEP(p) __asm__ volatile("" : : "r"(p) : "memory")
-
-/* Recursion with a 512-byte frame until the stack runs out. */
-__attribute__((noinline)) static int dive(int n)
-{
-    volatile char pad[512];
-    pad[0] = (char)n;
-    KEEP(pad);
-    if (n == never)
-        return 0;
-    pad[1] = (char)dive(n + 1);
-    return pad[0] + pad[1];
-}
 
 static void *overflows(void *arg)
 {

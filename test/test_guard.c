@@ -26,24 +26,6 @@
 /* Helpers run in children                                            */
 /* ------------------------------------------------------------------ */
 
-static volatile int never = -1; /* a depth no recursion reaches */
-
-/* The whole array must exist in the frame: the compiler has to assume the
- * asm reads and writes it (volatile alone lets clang keep only the bytes
- * that are accessed). */
-#define KEEP(p) __asm__ volatile("" : : "r"(p) : "memory")
-
-/* Recursion with a 512-byte frame until the stack runs out. */
-__attribute__((noinline)) static int dive(int n)
-{
-    volatile char pad[512];
-    pad[0] = (char)n;
-    KEEP(pad);
-    if (n == never)
-        return 0;
-    pad[1] = (char)dive(n + 1); /* the frame stays live across the call */
-    return pad[0] + pad[1];
-}
 
 static void count_defer(void *arg)
 {
