@@ -8,18 +8,10 @@
  * after uco_run has returned.  `bad` counts set-up steps inside tasks that
  * failed (a spawn refused, ...) and is checked by every test.
  */
-#include "testutil.h"
+#define FIXTURE_OWN_SPAWN
+#include "fixture.h"
 
-static struct trace tr;
-static int bad;
 
-static int reset(void **state)
-{
-    (void)state;
-    memset(&tr, 0, sizeof tr);
-    bad = 0;
-    return 0;
-}
 
 /* Spawn or count the failure. */
 static uco_task *spawn(uco_fn *fn, void *arg, unsigned flags)

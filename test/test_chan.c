@@ -9,38 +9,27 @@
  * run after uco_run has returned.  `bad` counts set-up steps inside tasks
  * that failed and is checked by every test.
  */
-#include "testutil.h"
+#define FIXTURE_OWN_RESET
+#include "fixture.h"
 
 #include <stdbool.h>
 
-static struct trace tr;
-static int bad;
 static int64_t t0;
 
 static int reset(void **state)
 {
     (void)state;
-    memset(&tr, 0, sizeof tr);
-    bad = 0;
+    fixture_clear();
     t0 = uco_now();
     return 0;
 }
 
-#define V(n) ((void *)(uintptr_t)(n))
-#define N(p) ((uintptr_t)(p))
 
-/* Spawn or count the failure. */
-static uco_task *spawn(uco_fn *fn, void *arg)
-{
-    uco_task *t = NULL;
-    if (uco_spawn(&t, fn, arg, NULL) < 0)
-        bad++;
-    return t;
-}
 
-static void join(uco_task *t)
+/* Join, or count the failure. */
+static void join_ok(uco_task *t)
 {
-    if (!t || uco_join(t, NULL, UCO_NEVER) < 0)
+    if (join(t) < 0)
         bad++;
 }
 
@@ -107,7 +96,7 @@ static void *rendezvous_send_first(void *arg)
     uco_sleep(UCO_MSEC(20)); /* the sender waits all that time */
     when[2] = uco_now();
     recv_one(NULL);
-    join(s);
+    join_ok(s);
     destroy(ch);
     return NULL;
 }
@@ -136,7 +125,7 @@ static void *rendezvous_recv_first(void *arg)
     uco_sleep(UCO_MSEC(20));
     when[2] = uco_now();
     send_one(V(9)); /* a receiver waits: the send does not */
-    join(r);
+    join_ok(r);
     destroy(ch);
     return NULL;
 }
@@ -190,7 +179,7 @@ static void *buffered_main(void *arg)
         if (i == 0)
             uco_yield(); /* the sender, woken, finishes its fourth send */
     }
-    join(s);
+    join_ok(s);
     destroy(ch);
     return NULL;
 }
@@ -260,7 +249,7 @@ static void *struct_main(void *arg)
             rs.rc[k][i] = uco_chan_recv(c, &rs.got[k][i], UCO_NEVER);
             uco_yield();
         }
-        join(s);
+        join_ok(s);
         destroy(c);
     }
     return NULL;
@@ -320,7 +309,7 @@ static void *fifo_main(void *arg)
         if (i % 13 == 0)
             uco_sleep(UCO_USEC(100)); /* let the buffer fill up */
     }
-    join(s);
+    join_ok(s);
     destroy(ch);
     return NULL;
 }
@@ -361,7 +350,7 @@ static void *fair_senders_main(void *arg)
         trace_addf(&tr, "%c", v);
     }
     for (i = 0; i < 3; i++)
-        join(t[i]);
+        join_ok(t[i]);
     destroy(ch);
     return NULL;
 }
@@ -402,7 +391,7 @@ static void *fair_receivers_main(void *arg)
         if (uco_chan_send(ch, &i, UCO_NEVER) != 0)
             bad++;
     for (i = 0; i < 3; i++)
-        join(t[i]);
+        join_ok(t[i]);
     destroy(ch);
     return NULL;
 }
@@ -559,8 +548,8 @@ static void *close_wakes_main(void *arg)
     cl.closed_at = uco_now();
     if (uco_chan_close(empty) != 0 || uco_chan_close(full) != 0)
         bad++;
-    join(r);
-    join(s);
+    join_ok(r);
+    join_ok(s);
     /* the element buffered before the close is still there */
     v = -1;
     cl.drain_rc[0] = uco_chan_recv(full, &v, UCO_NEVER);
@@ -717,7 +706,7 @@ static void *choose_block_main(void *arg)
     chs.took[0] = uco_now() - t;
     chs.opsrc[0] = ops[1].rc;
     chs.val[0] = in[1];
-    join(t1);
+    join_ok(t1);
 
     /* the registrations on c[0] and c[2] are gone: a send on c[0] and a
      * receive on c[2] find nobody */
@@ -725,8 +714,8 @@ static void *choose_block_main(void *arg)
     l3 = (struct later){ c[2], 0, -1, 99, UCO_MSEC(10) };
     t2 = spawn(send_later, &l2);
     t3 = spawn(recv_later, &l3);
-    join(t2);
-    join(t3);
+    join_ok(t2);
+    join_ok(t3);
     chs.extra[0] = l1.rc;
     chs.extra[1] = l2.rc;
     chs.extra[2] = l3.rc;
@@ -739,7 +728,7 @@ static void *choose_block_main(void *arg)
     chs.rc[1] = uco_chan_choose(ops, 3, UCO_NEVER);
     chs.took[1] = uco_now() - t;
     chs.opsrc[1] = ops[2].rc;
-    join(t3);
+    join_ok(t3);
     chs.val[1] = l3.v;
     chs.extra[4] = l3.rc;
     for (i = 0; i < 3; i++)
@@ -805,7 +794,7 @@ static void *choose_closed_main(void *arg)
         chs.rc[2] = uco_chan_choose(ops, 2, UCO_NEVER);
         chs.took[2] = uco_now() - s;
         chs.opsrc[2] = ops[1].rc;
-        join(t);
+        join_ok(t);
         destroy(other);
     }
     destroy(open);
@@ -1106,7 +1095,7 @@ static void *timed_out_main(void *arg)
     r = spawn(timed_recv, c);
     uco_sleep_until(when[0]); /* sleeps before r does: wakes first */
     to2.send_rc = uco_chan_send(c, &v, 0);
-    join(r);
+    join_ok(r);
     destroy(c);
     return NULL;
 }
@@ -1162,8 +1151,8 @@ static void *destroy_main(void *arg)
     de.busy_choose = uco_chan_destroy(d);
     uco_chan_close(c);
     uco_chan_close(d);
-    join(t);
-    join(u);
+    join_ok(t);
+    join_ok(u);
     de.after = uco_chan_destroy(c) + uco_chan_destroy(d);
     de.plain = uco_chan_destroy(p);
     uco_chan_send(b, &v, UCO_NEVER);
@@ -1326,10 +1315,10 @@ static void *stress_main(void *arg)
     for (i = 0; i < PRODUCERS; i++)
         p[i] = spawn(producer, V(i));
     for (i = 0; i < PRODUCERS; i++)
-        join(p[i]);
+        join_ok(p[i]);
     uco_chan_close(ch);
     for (i = 0; i < CONSUMERS; i++)
-        join(c[i]);
+        join_ok(c[i]);
     destroy(ch);
     return NULL;
 }

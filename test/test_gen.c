@@ -11,7 +11,7 @@
  * uco_run (or the generator) has returned.  `bad` counts set-up steps that
  * failed inside tasks and is checked by every such test.
  */
-#include "testutil.h"
+#include "fixture.h"
 
 #include <signal.h>
 #include <stdbool.h>
@@ -19,19 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static struct trace tr;
-static int bad;
 
-static int reset(void **state)
-{
-    (void)state;
-    memset(&tr, 0, sizeof tr);
-    bad = 0;
-    return 0;
-}
 
-#define V(n) ((void *)(uintptr_t)(n))
-#define N(p) ((uintptr_t)(p))
 
 static void count(void *counter)
 {

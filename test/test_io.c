@@ -16,7 +16,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* pipe2 */
 #endif
-#include "testutil.h"
+#include "fixture.h"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -27,42 +27,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static struct trace tr;
-static int bad;
 
-static int reset(void **state)
-{
-    (void)state;
-    memset(&tr, 0, sizeof tr);
-    bad = 0;
-    return 0;
-}
 
-#define V(n) ((void *)(uintptr_t)(n))
-#define N(p) ((uintptr_t)(p))
 
-#define OK(expr)                                                             \
-    do {                                                                     \
-        if ((expr) != 0)                                                     \
-            bad++;                                                           \
-    } while (0)
 
-static uco_task *spawn(uco_fn *fn, void *arg)
-{
-    uco_task *t = NULL;
-    if (uco_spawn(&t, fn, arg, NULL) < 0)
-        bad++;
-    return t;
-}
 
-static int join(uco_task *t)
-{
-    if (!t) {
-        bad++;
-        return -EINVAL;
-    }
-    return uco_join(t, NULL, UCO_NEVER);
-}
 
 /* A non-blocking, close-on-exec pipe; asserts. */
 static void make_pipe(int fds[2])

@@ -9,46 +9,15 @@
  * run after uco_run has returned.  `bad` counts set-up steps inside tasks
  * that failed and is checked by every test.
  */
-#include "testutil.h"
+#include "fixture.h"
 
 #include <limits.h>
 
-static struct trace tr;
-static int bad;
 
-static int reset(void **state)
-{
-    (void)state;
-    memset(&tr, 0, sizeof tr);
-    bad = 0;
-    return 0;
-}
 
-#define V(n) ((void *)(uintptr_t)(n))
-#define N(p) ((uintptr_t)(p))
 
-static uco_task *spawn(uco_fn *fn, void *arg)
-{
-    uco_task *t = NULL;
-    if (uco_spawn(&t, fn, arg, NULL) < 0)
-        bad++;
-    return t;
-}
 
-static int join(uco_task *t)
-{
-    if (!t) {
-        bad++;
-        return -EINVAL;
-    }
-    return uco_join(t, NULL, UCO_NEVER);
-}
 
-#define OK(expr)                                                             \
-    do {                                                                     \
-        if ((expr) != 0)                                                     \
-            bad++;                                                           \
-    } while (0)
 
 /* What one waiter saw. */
 struct seen {
