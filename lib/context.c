@@ -93,6 +93,7 @@ void uco__ctx_init(uco_ctx *c)
 #endif
 #if UCO_TSAN
     c->tsan_fiber = NULL;
+    c->tsan_own = NULL;
 #endif
     (void)c;
 }
@@ -100,16 +101,27 @@ void uco__ctx_init(uco_ctx *c)
 void uco__ctx_free(uco_ctx *c)
 {
 #if UCO_TSAN
-    if (c->tsan_fiber)
-        __tsan_destroy_fiber(c->tsan_fiber);
+    /* the fiber made for c, not the one recorded when c was last saved:
+     * that may be another context's (and destroyed with it) */
+    if (c->tsan_own)
+        __tsan_destroy_fiber(c->tsan_own);
+    c->tsan_own = NULL;
     c->tsan_fiber = NULL;
 #endif
     (void)c;
 }
 
 /* Before leaving the running context for to; save: where the leaving
- * context's fake stack goes (NULL when it ends for good). */
-static inline void tools_leave(uco_ctx *from, uco_ctx *to)
+ * context's fake stack goes (NULL when it ends for good).
+ *
+ * Always inlined: __tsan_switch_to_fiber must come right before the
+ * switch, with no instrumented return in between.  Out of line (as
+ * uco__ctx_jump had it), this function's own __tsan_func_exit ran after
+ * the switch and popped a frame off the shadow stack of the fiber
+ * switched to: the thread's own, once per uco_run, until TSan wrote
+ * below its shadow stack and crashed. */
+static inline __attribute__((always_inline)) void
+tools_leave(uco_ctx *from, uco_ctx *to)
 {
 #if UCO_ASAN
     if (from) {
@@ -277,8 +289,9 @@ void uco__ctx_make(uco_ctx *c, const struct uco_stack *st,
     ASAN_UNPOISON_MEMORY_REGION(st->map + st->guard, st->size);
 #endif
 #if UCO_TSAN
-    if (!c->tsan_fiber)
-        c->tsan_fiber = __tsan_create_fiber(0);
+    if (!c->tsan_own)
+        c->tsan_own = __tsan_create_fiber(0);
+    c->tsan_fiber = c->tsan_own;
 #endif
 #if defined(__x86_64__)
     /* after the frame is popped, rsp = top - 16: aligned for the call in
@@ -357,8 +370,9 @@ void uco__ctx_make(uco_ctx *c, const struct uco_stack *st,
     ASAN_UNPOISON_MEMORY_REGION(st->map + st->guard, st->size);
 #endif
 #if UCO_TSAN
-    if (!c->tsan_fiber)
-        c->tsan_fiber = __tsan_create_fiber(0);
+    if (!c->tsan_own)
+        c->tsan_own = __tsan_create_fiber(0);
+    c->tsan_fiber = c->tsan_own;
 #endif
     makecontext(&c->uc, (void (*)(void))trampoline, 2,
                 (unsigned)(p >> 32), (unsigned)(p & 0xffffffffu));

@@ -68,10 +68,15 @@ static UCO_TLS size_t pool_n;
 
 size_t uco__page_size(void)
 {
+    /* threads may fill it in at once (the same value): relaxed atomics,
+     * as for guard_mode */
     static size_t page;
-    if (!page)
-        page = (size_t)sysconf(_SC_PAGESIZE);
-    return page;
+    size_t p = __atomic_load_n(&page, __ATOMIC_RELAXED);
+    if (!p) {
+        p = (size_t)sysconf(_SC_PAGESIZE);
+        __atomic_store_n(&page, p, __ATOMIC_RELAXED);
+    }
+    return p;
 }
 
 size_t uco__stack_default_size(void)

@@ -149,8 +149,12 @@ typedef struct uco_ctx {
     size_t stack_size;
 #endif
 #if UCO_TSAN
-    void *tsan_fiber;         /* made contexts: created at make, destroyed
-                                 by uco__ctx_free; saved ones: recorded */
+    void *tsan_fiber;         /* the fiber to switch to on resuming it:
+                                 the one running when it was saved (a task
+                                 suspended in a generator's body is on the
+                                 generator's fiber) */
+    void *tsan_own;           /* made contexts: the fiber created at make,
+                                 destroyed by uco__ctx_free */
 #endif
 } uco_ctx;
 

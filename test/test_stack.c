@@ -249,7 +249,9 @@ static void test_map_ceiling(void **state)
     for (i = 0; i < n; i++)
         munmap(st[i].map, st[i].len);
     free(st);
-    assert_true(count_maps() <= before + 2);
+    /* ThreadSanitizer maps (and splits) regions of its own as the stacks
+     * come and go: its shadow's, not ours */
+    assert_true(count_maps() <= before + 2 + (UCO_TEST_TSAN ? 8 : 0));
 }
 
 int main(void)

@@ -337,20 +337,16 @@ struct refusal {
 };
 
 /* Running under Valgrind (its preload shows in our mappings), built with
- * AddressSanitizer, or under an emulator (the cross matrix says so): the
- * first two need more address space than the cap, and an emulator takes
+ * AddressSanitizer or ThreadSanitizer, or under an emulator (the cross
+ * matrix says so): the first three need more address space than the cap
+ * (ThreadSanitizer's shadow is terabytes), and an emulator takes
  * minutes to map 200,000 stacks. */
 static bool under_valgrind(void)
 {
     if (getenv("UCO_TEST_EMULATED"))
         return true;
-#if defined(__SANITIZE_ADDRESS__)
-    return true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-    return true;
-#endif
-#endif
+    if (UCO_TEST_ASAN || UCO_TEST_TSAN)
+        return true;
     char line[512];
     bool found = false;
     FILE *f = fopen("/proc/self/maps", "r");

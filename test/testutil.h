@@ -136,6 +136,21 @@ static inline bool maps_show_prot_none(void)
 #define UCO_TEST_ASAN 0
 #endif
 
+/* Built with ThreadSanitizer: it keeps the history (trace parts, thread
+ * contexts) of every finished fiber, one per task or frame, so resident
+ * memory and the count of mappings grow with the number of tasks run; and
+ * its shadow takes more address space than any cap a test can set. */
+#if defined(__SANITIZE_THREAD__)
+#define UCO_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UCO_TEST_TSAN 1
+#endif
+#endif
+#ifndef UCO_TEST_TSAN
+#define UCO_TEST_TSAN 0
+#endif
+
 /* Run fn(arg) as the main task of a fresh scheduler; its outcome. */
 static inline int run_main(uco_fn *fn, void *arg)
 {
