@@ -4,6 +4,7 @@
  */
 #include "testutil.h"
 
+#include <fenv.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -423,6 +424,58 @@ static void test_four_threads(void **state)
     }
 }
 
+/* The floating-point control state (rounding mode: on x86-64 both the
+ * SSE and the x87 control word) is kept per task across switches, with
+ * either backend: one task rounds upward while the other rounds to
+ * nearest, each sees its own after every yield. */
+static int fp_seen_wrong;
+
+static void *fp_task(void *arg)
+{
+    int mode = (int)(intptr_t)arg, i;
+    volatile double one = 1.0, three = 3.0;
+
+    if (fesetround(mode) != 0)
+        return (void *)1;
+    for (i = 0; i < 5; i++) {
+        uco_yield();
+        /* 1/3 rounded upward differs from 1/3 rounded to nearest */
+        double up = one / three;
+        if (fegetround() != mode)
+            fp_seen_wrong++;
+        if ((mode == FE_UPWARD) != (up > 0.3333333333333333))
+            fp_seen_wrong++;
+    }
+    fesetround(FE_TONEAREST);
+    return NULL;
+}
+
+static void *fp_main(void *arg)
+{
+    uco_task *a, *b;
+    void *ra = (void *)2, *rb = (void *)2;
+    (void)arg;
+    assert_int_equal(uco_spawn(&a, fp_task, (void *)(intptr_t)FE_UPWARD, NULL), 0);
+    assert_int_equal(uco_spawn(&b, fp_task, (void *)(intptr_t)FE_TONEAREST, NULL), 0);
+    assert_int_equal(uco_join(a, &ra, UCO_NEVER), 0);
+    assert_int_equal(uco_join(b, &rb, UCO_NEVER), 0);
+    assert_null(ra);
+    assert_null(rb);
+    /* the main task never changed its own */
+    assert_int_equal(fegetround(), FE_TONEAREST);
+    return NULL;
+}
+
+static void test_fp_control_per_task(void **state)
+{
+    (void)state;
+    fp_seen_wrong = 0;
+    assert_int_equal(fegetround(), FE_TONEAREST);
+    assert_int_equal(uco_run(fp_main, NULL, NULL), 0);
+    assert_int_equal(fp_seen_wrong, 0);
+    assert_int_equal(fegetround(), FE_TONEAREST);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -439,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_run_cancels_leftovers),
         cmocka_unit_test(test_deadlock_detected),
         cmocka_unit_test(test_four_threads),
+        cmocka_unit_test(test_fp_control_per_task),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
