@@ -16,6 +16,7 @@
  *
  * Usage: sandbox [FILE]   (one document a line; built-in ones without)
  */
+#define _POSIX_C_SOURCE 200809L /* strdup, getline */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>

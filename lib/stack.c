@@ -79,6 +79,15 @@ size_t uco__page_size(void)
     return p;
 }
 
+__attribute__((noinline)) void uco__stack_reserve(void)
+{
+    /* this frame lies below the caller's: its lowest byte is as deep as
+     * the caller's callees go */
+    volatile char room[UCO_LIB_STACK];
+    room[0] = 0;
+    __asm__ volatile("" : : "r"(room) : "memory");
+}
+
 size_t uco__stack_default_size(void)
 {
     return sizeof(void *) >= 8 ? DEFAULT_STACK_64 : DEFAULT_STACK_32;

@@ -92,6 +92,13 @@ struct uco_stack {
 size_t uco__page_size(void);
 /* Default usable size of a stack on this platform. */
 size_t uco__stack_default_size(void);
+/* Touch the stack the library's own code may use below a suspension
+ * point (the switch, the sleep queue, wake-ups; a few hundred bytes at
+ * -O0), before that code changes any state: a task that is about to run
+ * out of stack then faults here, where its rescue has nothing half-done
+ * to undo.  At most a page, so that it cannot reach past a guard. */
+#define UCO_LIB_STACK 1024
+void uco__stack_reserve(void);
 /* Normalise attr sizes: rounded to pages, defaults applied.  -EINVAL when
  * absurd.  Does not switch. */
 int uco__stack_sizes(const uco_attr *attr, size_t *size, size_t *guard);

@@ -4,6 +4,7 @@
 # --host=...` the autotools way, and run them under qemu-user.
 #
 #   test/cross-matrix.sh [x86_64] [aarch64] [riscv64] [i686]   (default: all)
+#   (x86_64-fast, aarch64-fast: the same with --enable-fast-switch)
 #   make check-cross [CROSS_ARCHS="aarch64 i686"]
 #
 # Needs (Debian 12): gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu
@@ -19,7 +20,7 @@ mkdir -p "$work"
 summary=()
 
 triplet() {
-    case $1 in
+    case ${1%-fast} in
     x86_64) echo x86_64-linux-gnu ;;
     aarch64) echo aarch64-linux-gnu ;;
     riscv64) echo riscv64-linux-gnu ;;
@@ -27,7 +28,7 @@ triplet() {
     esac
 }
 qemu_of() {
-    case $1 in
+    case ${1%-fast} in
     x86_64) echo "" ;;
     aarch64) echo qemu-aarch64 ;;
     riscv64) echo qemu-riscv64 ;;
@@ -81,11 +82,12 @@ for a in "${archs[@]}"; do
     start=$(date +%s)
     echo "==== $a ($tr)"
     pre=$(cmocka_for "$tr")
-    b=$work/$tr/build
+    b=$work/$tr/build$([ "$a" = "${a%-fast}" ] || echo -fast)
     rm -rf "$b" && mkdir -p "$b"
     tar xf "$tar" -C "$b" --strip-components=1
     host=()
-    [ "$a" = x86_64 ] || host=(--host="$tr")
+    [ "${a%-fast}" = x86_64 ] || host=(--host="$tr")
+    [ "$a" = "${a%-fast}" ] || host+=(--enable-fast-switch)
     export QEMU_LD_PREFIX=/usr/$tr
     # what the emulator cannot do, shown with a minimal program each
     unset UCO_TEST_NO_FATAL_SIGNAL UCO_TEST_MAPS_HIDE_NONE UCO_TEST_EMULATED
@@ -115,6 +117,9 @@ for a in "${archs[@]}"; do
         ./configure "${host[@]}" --disable-shared --enable-werror \
         --disable-valgrind CFLAGS="-g -O2" >"$b/configure.out" 2>&1) ||
         { tail -n 30 "$b/configure.out"; exit 1; }
+    if [ "$a" != "${a%-fast}" ] && ! grep -q 'context switch:    fast' "$b/configure.out"; then
+        echo "configure kept ucontext for $a"; exit 1
+    fi
     make -C "$b" -j2 "${link[@]}" >/dev/null
     # the demos, under the emulator
     for d in example pipeline roundrobin counter sandbox generator pipeline-chan; do
@@ -138,7 +143,7 @@ for a in "${archs[@]}"; do
     fi
     secs=$(( $(date +%s) - start ))
     res=$([ $status = 0 ] && echo pass || echo FAIL)
-    summary+=("$(printf '%-8s %-20s %4s cmocka cases passed, %2s skipped (emulator)  %4ss  %s' "$a" "$tr" "$cmocka_tests" "$skipped" "$secs" "$res")")
+    summary+=("$(printf '%-13s %-18s %4s cmocka cases passed, %2s skipped (emulator)  %4ss  %s' "$a" "$tr" "$cmocka_tests" "$skipped" "$secs" "$res")")
     [ $status = 0 ] || { printf '%s\n' "${summary[@]}"; exit 1; }
 done
 echo "==== matrix"

@@ -1072,7 +1072,10 @@ static void scheduler_overflow_child(void *shared)
 {
     int *bad = shared;
     for (leave_mode = 0; leave_mode < 2; leave_mode++)
-        for (leave_bytes = 0; leave_bytes <= 256; leave_bytes += 8)
+        /* every 8 bytes near the end, then wider steps through the
+         * kilobyte the library reserves for itself (UCO_LIB_STACK) */
+        for (leave_bytes = 0; leave_bytes <= 1536;
+             leave_bytes += leave_bytes < 256 ? 8 : 40)
             if (uco_run(scheduler_overflow_main, bad, NULL) != 0)
                 (*bad)++;
 }
