@@ -79,11 +79,27 @@ size_t uco__page_size(void)
     return p;
 }
 
-__attribute__((noinline)) void uco__stack_reserve(void)
+/* These frames lie below the caller's: their lowest byte is as deep as
+ * the caller's callees go.  Not on AddressSanitizer's fake stack. */
+#if defined(__has_attribute)
+#if __has_attribute(no_sanitize)
+#define UCO_NO_ASAN __attribute__((no_sanitize("address")))
+#endif
+#endif
+#ifndef UCO_NO_ASAN
+#define UCO_NO_ASAN
+#endif
+
+UCO_NO_ASAN __attribute__((noinline)) void uco__stack_reserve(void)
 {
-    /* this frame lies below the caller's: its lowest byte is as deep as
-     * the caller's callees go */
     volatile char room[UCO_LIB_STACK];
+    room[0] = 0;
+    __asm__ volatile("" : : "r"(room) : "memory");
+}
+
+UCO_NO_ASAN __attribute__((noinline)) void uco__stack_reserve_entry(void)
+{
+    volatile char room[UCO_LIB_STACK_ENTRY];
     room[0] = 0;
     __asm__ volatile("" : : "r"(room) : "memory");
 }

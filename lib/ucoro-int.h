@@ -93,12 +93,18 @@ size_t uco__page_size(void);
 /* Default usable size of a stack on this platform. */
 size_t uco__stack_default_size(void);
 /* Touch the stack the library's own code may use below a suspension
- * point (the switch, the sleep queue, wake-ups; a few hundred bytes at
- * -O0), before that code changes any state: a task that is about to run
- * out of stack then faults here, where its rescue has nothing half-done
- * to undo.  At most a page, so that it cannot reach past a guard. */
-#define UCO_LIB_STACK 1024
+ * point (the switch, the sleep queue, wake-ups, the fd poll every few
+ * switches: about 1.4 KiB at -O0), before that code changes any state: a
+ * task that is about to run out of stack then faults here, where its
+ * rescue has nothing half-done to undo.  The entry points that change
+ * state of their own before they reach uco__wait (join, fd waits) reserve
+ * deeper, so that the reserve in uco__wait cannot fault after them.  Less
+ * than a page, so that it cannot reach past a guard. */
+#define UCO_LIB_STACK 2048
+#define UCO_LIB_STACK_ENTRY 3072
+_Static_assert(UCO_LIB_STACK_ENTRY < 4096, "a reserve must not skip a guard");
 void uco__stack_reserve(void);
+void uco__stack_reserve_entry(void);
 /* Normalise attr sizes: rounded to pages, defaults applied.  -EINVAL when
  * absurd.  Does not switch. */
 int uco__stack_sizes(const uco_attr *attr, size_t *size, size_t *guard);
