@@ -333,7 +333,7 @@ int uco_fd_wait(int fd, unsigned events, int64_t deadline)
         return -ENOMEM;
     if (((events & UCO_READ) && sl->reader) || ((events & UCO_WRITE) && sl->writer))
         return -EBUSY;
-    uco__stack_reserve_entry(); /* before the slot and the count change */
+    uco__stack_ensure(self, true); /* before the slot and the count change */
     if (events & UCO_READ)
         sl->reader = self;
     if (events & UCO_WRITE)

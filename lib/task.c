@@ -171,7 +171,7 @@ _Noreturn void uco__task_finish(struct uco_task *t, void *result)
     struct uco_sched *s = t->sched;
 
     /* an overflow below must not strike half-way through the end */
-    uco__stack_reserve();
+    uco__stack_ensure(t, false);
     if (!t->finishing) {
         /* First time here: fix the outcome, then clean up shielded.  A
          * handler that calls uco_exit comes back here and only goes on
@@ -234,7 +234,7 @@ int uco_join(uco_task *t, void **result, int64_t deadline)
     if (t->joiner)
         return -EBUSY;
     if (t->state != UCO_S_DONE) {
-        uco__stack_reserve_entry(); /* before joiner is set */
+        uco__stack_ensure(self, true); /* before joiner is set */
         t->joiner = self;
         rc = uco__wait(s, self, deadline, "join");
         t->joiner = NULL;

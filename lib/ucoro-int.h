@@ -397,6 +397,27 @@ static inline bool uco__cancel_pending(const struct uco_task *t)
     return UCO_UNLIKELY(t->cancelled && !t->shielded);
 }
 
+/* Make sure the library's code below has the stack it needs
+ * (UCO_LIB_STACK, or UCO_LIB_STACK_ENTRY for entry points that change
+ * state before they wait): when the running stack has less left than that
+ * and a margin for the caller's frame, touch it, which faults in the
+ * guard now, before anything changes.  Otherwise it touches no memory of
+ * the stack (a task's yield stays on the cache lines it already uses). */
+static inline __attribute__((always_inline)) void
+uco__stack_ensure(const struct uco_task *self, bool entry)
+{
+    const struct uco_stack *st = self->frame ? &self->frame->stack : &self->stack;
+    uintptr_t lo = (uintptr_t)(st->map + st->guard);
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+
+    if (UCO_UNLIKELY(sp - lo < (entry ? UCO_LIB_STACK_ENTRY : UCO_LIB_STACK) + 512)) {
+        if (entry)
+            uco__stack_reserve_entry();
+        else
+            uco__stack_reserve();
+    }
+}
+
 /* sched.c */
 /* Make t ready: append to the run queue.  No switch. */
 static inline void uco__ready(struct uco_sched *s, struct uco_task *t)

@@ -7,7 +7,7 @@
 int uco__wait(struct uco_sched *s, struct uco_task *self, int64_t deadline,
               const char *what)
 {
-    uco__stack_reserve();
+    uco__stack_ensure(self, false);
     if (uco__cancel_pending(self)) {
         uco__list_remove(&self->qnode);
         if (self->unwait) {
@@ -92,7 +92,7 @@ int uco_yield(void)
         return -EPERM;
     if (uco__cancel_pending(self))
         return -ECANCELED;
-    uco__stack_reserve();
+    uco__stack_ensure(self, false);
     uco__ready(s, self);
     uco__sched_switch(s);
     return uco__cancel_pending(self) ? -ECANCELED : 0;
