@@ -42,30 +42,6 @@ static UCO_TLS size_t alt_len;
 static UCO_TLS unsigned alt_vg_id;    /* its Valgrind stack id */
 #endif
 
-/* ---- async-signal-safe output */
-
-static size_t put_str(char *buf, size_t at, size_t cap, const char *s)
-{
-    while (*s && at + 1 < cap)
-        buf[at++] = *s++;
-    return at;
-}
-
-static size_t put_num(char *buf, size_t at, size_t cap, uint64_t v, int base)
-{
-    char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = "0123456789abcdef"[v % (unsigned)base];
-        v /= (unsigned)base;
-    } while (v);
-    if (base == 16)
-        at = put_str(buf, at, cap, "0x");
-    while (n && at + 1 < cap)
-        buf[at++] = tmp[--n];
-    return at;
-}
-
 /* Name the overflowed coroutine on stderr. */
 static void report(const struct uco_task *t, const struct uco_frame *f,
                    const struct uco_stack *st, uintptr_t addr)
@@ -73,32 +49,32 @@ static void report(const struct uco_task *t, const struct uco_frame *f,
     char b[512];
     size_t n = 0, cap = sizeof b;
 
-    n = put_str(b, n, cap, "ucoro: stack overflow: task ");
+    n = uco__put_str(b, n, cap, "ucoro: stack overflow: task ");
     if (t) {
-        n = put_str(b, n, cap, "\"");
+        n = uco__put_str(b, n, cap, "\"");
         if (t->name)
-            n = put_str(b, n, cap, t->name);
+            n = uco__put_str(b, n, cap, t->name);
         else {
-            n = put_str(b, n, cap, "task-");
-            n = put_num(b, n, cap, t->id, 10);
+            n = uco__put_str(b, n, cap, "task-");
+            n = uco__put_num(b, n, cap, t->id, 10);
         }
-        n = put_str(b, n, cap, "\" (id ");
-        n = put_num(b, n, cap, t->id, 10);
-        n = put_str(b, n, cap, ")");
+        n = uco__put_str(b, n, cap, "\" (id ");
+        n = uco__put_num(b, n, cap, t->id, 10);
+        n = uco__put_str(b, n, cap, ")");
     } else {
-        n = put_str(b, n, cap, "(none: outside a scheduler)");
+        n = uco__put_str(b, n, cap, "(none: outside a scheduler)");
     }
     if (f) {
-        n = put_str(b, n, cap, " in ");
-        n = put_str(b, n, cap, f->name ? f->name : "a frame");
+        n = uco__put_str(b, n, cap, " in ");
+        n = uco__put_str(b, n, cap, f->name ? f->name : "a frame");
     }
-    n = put_str(b, n, cap, " ran into its guard region: stack size ");
-    n = put_num(b, n, cap, st->size, 10);
-    n = put_str(b, n, cap, " bytes, guard size ");
-    n = put_num(b, n, cap, st->guard, 10);
-    n = put_str(b, n, cap, " bytes, fault address ");
-    n = put_num(b, n, cap, addr, 16);
-    n = put_str(b, n, cap, "\n");
+    n = uco__put_str(b, n, cap, " ran into its guard region: stack size ");
+    n = uco__put_num(b, n, cap, st->size, 10);
+    n = uco__put_str(b, n, cap, " bytes, guard size ");
+    n = uco__put_num(b, n, cap, st->guard, 10);
+    n = uco__put_str(b, n, cap, " bytes, fault address ");
+    n = uco__put_num(b, n, cap, addr, 16);
+    n = uco__put_str(b, n, cap, "\n");
     if (write(2, b, n) < 0) {
         /* nothing more can be done from here */
     }

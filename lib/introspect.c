@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 int uco_task_state(const uco_task *t)
 {
@@ -102,14 +103,43 @@ int uco_watchdog(int64_t limit)
     return 0;
 }
 
+/* ns as milliseconds with three decimals */
+static size_t put_ms(char *b, size_t n, size_t cap, int64_t ns)
+{
+    uint64_t us = ns > 0 ? (uint64_t)ns / 1000 : 0;
+    char frac[5] = { '.', (char)('0' + us % 1000 / 100),
+                     (char)('0' + us % 100 / 10), (char)('0' + us % 10), 0 };
+
+    n = uco__put_num(b, n, cap, us / 1000, 10);
+    return uco__put_str(b, n, cap, frac);
+}
+
+/* Runs in the middle of a switch, on the stack of the task that yields:
+ * no stdio (whose stack use would reach past what a suspension point
+ * reserves, and whose lock an overflow would leave held), one write. */
 void uco__watchdog_check(struct uco_sched *s, struct uco_task *t, int64_t now)
 {
     int64_t ran = now - t->run_start;
+    char b[256];
+    size_t n = 0;
 
-    if (ran > s->watchdog)
-        fprintf(stderr,
-                "ucoro: watchdog: task \"%s\" (id %llu) ran %.3f ms without "
-                "yielding (limit %.3f ms)\n",
-                uco_task_name(t), (unsigned long long)t->id, (double)ran / 1e6,
-                (double)s->watchdog / 1e6);
+    if (ran <= s->watchdog)
+        return;
+    n = uco__put_str(b, n, sizeof b, "ucoro: watchdog: task \"");
+    if (t->name) {
+        n = uco__put_str(b, n, sizeof b, t->name);
+    } else {
+        n = uco__put_str(b, n, sizeof b, "task-");
+        n = uco__put_num(b, n, sizeof b, t->id, 10);
+    }
+    n = uco__put_str(b, n, sizeof b, "\" (id ");
+    n = uco__put_num(b, n, sizeof b, t->id, 10);
+    n = uco__put_str(b, n, sizeof b, ") ran ");
+    n = put_ms(b, n, sizeof b, ran);
+    n = uco__put_str(b, n, sizeof b, " ms without yielding (limit ");
+    n = put_ms(b, n, sizeof b, s->watchdog);
+    n = uco__put_str(b, n, sizeof b, " ms)\n");
+    if (write(2, b, n) < 0) {
+        /* stderr is gone: nothing to report to */
+    }
 }

@@ -418,6 +418,12 @@ uco__stack_ensure(const struct uco_task *self, bool entry)
     }
 }
 
+/* util.c: text for stderr that needs little stack and no stdio (the
+ * fault handler, the watchdog): append s, or v in base 10 or 16 (0x...),
+ * to buf at at, within cap; the new length. */
+size_t uco__put_str(char *buf, size_t at, size_t cap, const char *s);
+size_t uco__put_num(char *buf, size_t at, size_t cap, uint64_t v, int base);
+
 /* sched.c */
 /* Make t ready: append to the run queue.  No switch. */
 static inline void uco__ready(struct uco_sched *s, struct uco_task *t)

@@ -49,3 +49,28 @@ const char *uco_strerror(int err)
         return "unknown error";
     }
 }
+
+/* ---- output that needs little stack and no stdio (async-signal-safe):
+ * append to buf[at..cap), always leaving room for a final NUL */
+
+size_t uco__put_str(char *buf, size_t at, size_t cap, const char *s)
+{
+    while (*s && at + 1 < cap)
+        buf[at++] = *s++;
+    return at;
+}
+
+size_t uco__put_num(char *buf, size_t at, size_t cap, uint64_t v, int base)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = "0123456789abcdef"[v % (unsigned)base];
+        v /= (unsigned)base;
+    } while (v);
+    if (base == 16)
+        at = uco__put_str(buf, at, cap, "0x");
+    while (n && at + 1 < cap)
+        buf[at++] = tmp[--n];
+    return at;
+}
