@@ -12,6 +12,7 @@
 # deb-src line for bookworm (cmocka is built from Debian's source package
 # for each target).  Prints one line per architecture: tests, time, result.
 set -euo pipefail
+shopt -s inherit_errexit # failures inside $(...) too (cmocka_for)
 src=$(cd "$(dirname "$0")/.." && pwd)
 work=${UCO_CROSS_DIR:-$src/cross}
 archs=("$@")
