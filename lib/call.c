@@ -71,14 +71,7 @@ static void unsuspend(struct uco_task *t)
 {
     struct uco_sched *s = t->sched;
 
-    if (t->heap_idx != UCO_NO_HEAP)
-        uco__sleepq_remove(&s->sleepq, t);
-    uco__list_remove(&t->qnode);
-    if (t->unwait) {
-        void (*fn)(struct uco_task *) = t->unwait;
-        t->unwait = NULL;
-        fn(t);
-    }
+    uco__unpark(s, t);
     t->state = UCO_S_RUNNING;
     s->current = t;
 }

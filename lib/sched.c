@@ -33,11 +33,15 @@ next_ready(struct uco_sched *s)
 {
     struct uco_list *n;
     struct uco_task *t;
+    bool watch = UCO_UNLIKELY(s->watchdog != 0);
+    int64_t now = 0; /* one clock read serves the watchdog and the timers */
 
-    if (UCO_UNLIKELY(s->watchdog) && s->current)
-        uco__watchdog_check(s, s->current, uco_now());
+    if (watch || s->sleepq.n)
+        now = uco_now();
+    if (watch && s->current)
+        uco__watchdog_check(s, s->current, now);
     if (s->sleepq.n)
-        uco__wait_expire(s, uco_now());
+        uco__wait_expire(s, now);
     if (UCO_UNLIKELY(s->io_waiters) && (++s->ticks & (IO_TICK - 1)) == 0)
         uco__io_poll(s, 0);
     n = uco__list_pop(&s->runq);
@@ -46,8 +50,8 @@ next_ready(struct uco_sched *s)
     t = uco__container(n, struct uco_task, qnode);
     t->state = UCO_S_RUNNING;
     s->current = t;
-    if (UCO_UNLIKELY(s->watchdog))
-        t->run_start = uco_now();
+    if (watch)
+        t->run_start = now;
     return t;
 }
 

@@ -50,7 +50,6 @@ void uco__task_release(struct uco_sched *s, struct uco_task *t)
     if (t->name != t->namebuf)
         free(t->name);
     t->name = NULL;
-    uco__list_init(&t->qnode);
     uco__list_push(&s->free_tcbs, &t->qnode);
 }
 
@@ -152,8 +151,7 @@ int uco__spawn(struct uco_sched *s, struct uco_task **task, uco_fn *fn,
         uco__list_push(&g->members, &t->gnode);
         g->nlive++;
     }
-    uco__list_init(&t->qnode);
-    uco__ready(s, t);
+    uco__ready(s, t); /* links qnode */
     if (task)
         *task = t;
     return 0;

@@ -471,8 +471,12 @@ static inline struct uco_task *uco__sleepq_top(const struct uco_sleepq *q)
  * checked before suspending and after resuming).  Switches. */
 int uco__wait(struct uco_sched *s, struct uco_task *self, int64_t deadline,
               const char *what);
-/* Wake the WAITING task t with reason: out of the sleep heap and off its
- * wait list, onto the run queue.  No switch. */
+/* Take t out of every wait: the sleep heap, its wait list, and its
+ * unwait hook (run once).  Waking, cancelling before the wait and the
+ * sandbox rescue all leave a wait this way.  No switch. */
+void uco__unpark(struct uco_sched *s, struct uco_task *t);
+/* Wake the WAITING task t with reason: unparked, onto the run queue.  No
+ * switch. */
 void uco__wake(struct uco_sched *s, struct uco_task *t, int reason);
 /* Wake every sleeper whose deadline is <= now with -ETIMEDOUT. */
 void uco__wait_expire(struct uco_sched *s, int64_t now);

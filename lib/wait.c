@@ -9,11 +9,7 @@ int uco__wait(struct uco_sched *s, struct uco_task *self, int64_t deadline,
 {
     uco__stack_ensure(self, false);
     if (uco__cancel_pending(self)) {
-        uco__list_remove(&self->qnode);
-        if (self->unwait) {
-            self->unwait(self);
-            self->unwait = NULL;
-        }
+        uco__unpark(s, self);
         return -ECANCELED;
     }
     self->state = UCO_S_WAITING;
@@ -30,7 +26,7 @@ int uco__wait(struct uco_sched *s, struct uco_task *self, int64_t deadline,
     return self->wake;
 }
 
-void uco__wake(struct uco_sched *s, struct uco_task *t, int reason)
+void uco__unpark(struct uco_sched *s, struct uco_task *t)
 {
     if (t->heap_idx != UCO_NO_HEAP)
         uco__sleepq_remove(&s->sleepq, t);
@@ -40,6 +36,11 @@ void uco__wake(struct uco_sched *s, struct uco_task *t, int reason)
         t->unwait = NULL;
         fn(t);
     }
+}
+
+void uco__wake(struct uco_sched *s, struct uco_task *t, int reason)
+{
+    uco__unpark(s, t);
     t->wake = reason;
     uco__ready(s, t);
 }
