@@ -9,6 +9,7 @@
  * counts set-up steps inside tasks that failed and is checked by every test.
  */
 #include "testutil.h"
+#include "child.h"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -92,45 +93,39 @@ static uco_group *create(unsigned flags)
  * and an alarm turns a hang into a failure.  Asserts that the child exited
  * normally; returns uco_run's result.
  */
+static uco_fn *child_fn;
+static void *child_out;
+static size_t child_len;
+
+/* In the child: run, then hand back the outcome, the fixture's state and
+ * the test's results through the shared region. */
+static void in_child_body(void *shared)
+{
+    char *p = shared;
+    int rc = run_main(child_fn, NULL);
+
+    memcpy(p, &rc, sizeof rc);
+    memcpy(p += sizeof rc, &bad, sizeof bad);
+    memcpy(p += sizeof bad, m, sizeof m);
+    memcpy(p + sizeof m, child_out, child_len);
+}
+
 static int in_child(uco_fn *fn, void *out, size_t len)
 {
-    int fds[2], status, rc = -1;
-    pid_t pid;
-    ssize_t n;
+    struct child c;
+    char *shared, *p;
+    int rc;
 
-    assert_int_equal(pipe(fds), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(fds[0]);
-        signal(SIGSEGV, SIG_DFL);
-        signal(SIGBUS, SIG_DFL);
-        alarm((unsigned)(2 * test_slack()) + 1);
-        rc = run_main(fn, NULL);
-        if (write(fds[1], &rc, sizeof rc) != sizeof rc ||
-            write(fds[1], &bad, sizeof bad) != sizeof bad ||
-            write(fds[1], m, sizeof m) != sizeof m ||
-            write(fds[1], out, len) != (ssize_t)len)
-            _exit(2);
-        _exit(0);
-    }
-    close(fds[1]);
-    n = read(fds[0], &rc, sizeof rc);
-    if (n == sizeof rc && read(fds[0], &bad, sizeof bad) == sizeof bad &&
-        read(fds[0], m, sizeof m) == sizeof m)
-        n = read(fds[0], out, len);
-    else
-        n = -1;
-    close(fds[0]);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (WIFSIGNALED(status))
-        print_error("child killed by signal %d%s\n", WTERMSIG(status),
-                    WTERMSIG(status) == SIGALRM ? " (it hung)" : "");
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
-    assert_int_equal(n, (ssize_t)len);
+    child_fn = fn;
+    child_out = out;
+    child_len = len;
+    p = shared = run_child(in_child_body, &c);
+    assert_exit_code(&c, 0);
+    memcpy(&rc, p, sizeof rc);
+    memcpy(&bad, p += sizeof rc, sizeof bad);
+    memcpy(m, p += sizeof bad, sizeof m);
+    memcpy(out, p + sizeof m, len);
+    release_shared(shared);
     return rc;
 }
 
