@@ -38,22 +38,23 @@ static void unblock_faults(void)
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
-/* The body's end, however it came: handlers, then back to the caller. */
-static _Noreturn void frame_end(struct uco_frame *f)
+/* The body's end, however it came: handlers; then the context to go back
+ * to, the caller's. */
+static uco_ctx *frame_end(struct uco_frame *f)
 {
     f->done = true;
     uco__defers_run(&f->defers);
-    uco__ctx_jump(&f->back);
+    return &f->back;
 }
 
-static void frame_entry(void *p)
+static uco_ctx *frame_entry(void *p)
 {
     struct uco_frame *f = p;
     f->result = f->fn(f->arg);
-    frame_end(f);
+    return frame_end(f);
 }
 
-static void frame_rescue(void *p)
+static uco_ctx *frame_rescue(void *p)
 {
     struct uco_frame *f = p;
     unblock_faults();
@@ -61,7 +62,7 @@ static void frame_rescue(void *p)
         f->outcome = UCO_ESTACK;
         f->result = NULL;
     }
-    frame_end(f);
+    return frame_end(f);
 }
 
 /* The overflow may have struck half-way through a suspension (in the
@@ -88,13 +89,13 @@ _Noreturn void uco__frame_overflowed(struct uco_frame *f)
     uco__ctx_jump(&f->ctx);
 }
 
-static void task_rescue(void *p)
+static uco_ctx *task_rescue(void *p)
 {
     struct uco_task *t = p;
     unblock_faults();
     if (!t->finishing) /* an outcome fixed already stays */
         t->outcome = UCO_ESTACK;
-    uco__task_finish(t, NULL);
+    return uco__task_end(t, NULL);
 }
 
 _Noreturn void uco__task_overflowed(struct uco_task *t)
@@ -109,7 +110,7 @@ _Noreturn void uco__frame_exit(struct uco_frame *f, void *result)
 {
     if (!f->done) /* from a deferred handler: the body already ended */
         f->result = result;
-    frame_end(f);
+    uco__ctx_jump(frame_end(f));
 }
 
 int uco__frame_start(struct uco_frame *f, uco_fn *fn, void *arg,

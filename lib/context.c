@@ -153,18 +153,38 @@ static inline void tools_arrive(uco_ctx *c)
     (void)c;
 }
 
+/* The fast backend without the tools leaves an ended context by
+ * returning from ctx_entry into uco__fs_start, which loads the next one.
+ * Every call made on the ended context has returned by then, so the
+ * CPU's predictor of returns holds what the context resumed expects: its
+ * return from the switch that saved it, and the calls that led there.
+ * (The tools want to be told right before the switch, in C.) */
+#if UCO_FAST_SWITCH && !UCO_ASAN && !UCO_TSAN
+#define FS_END_BY_RETURN 1
+#endif
+
 /* First code of a made context, for both backends: tell the tools, run
- * the entry (which switches away for good). */
-static void ctx_entry(uco_ctx *c)
+ * the entry, resume for good the context it returns (fast backend: the
+ * saved sp of that context, for uco__fs_start to load). */
+#if UCO_FAST_SWITCH
+static void *ctx_entry(uco_ctx *c)
+#else
+static _Noreturn void ctx_entry(uco_ctx *c)
+#endif
 {
+    uco_ctx *to;
+
     tools_arrive(NULL);
 #if UCO_ASAN
     cur_lo = c->stack_lo;
     cur_size = c->stack_size;
 #endif
-    c->entry(c->arg);
-    fputs("ucoro: a context entry returned\n", stderr);
-    abort();
+    to = c->entry(c->arg);
+#if FS_END_BY_RETURN
+    return to->sp;
+#else
+    uco__ctx_jump(to);
+#endif
 }
 
 #if UCO_FAST_SWITCH
@@ -174,8 +194,13 @@ static void ctx_entry(uco_ctx *c)
 
 /* uco__fs_switch(&from->sp, to->sp): push the callee-saved registers,
  * store sp in *from, load to, pop, return into the other context.
- * uco__fs_start: the first "return" of a made context lands here, with
- * the context in a callee-saved register; it calls ctx_entry(c). */
+ *
+ * A made context that has not run yet has its saved sp tagged with bit 0
+ * (uco__ctx_make): it is entered with a direct jump to uco__fs_start
+ * instead of a return, which the CPU would predict to go back to the
+ * switch's caller and so get wrong.  uco__fs_start calls ctx_entry(c),
+ * with the context in a callee-saved register, and loads the context
+ * ctx_entry returns (its end: see FS_END_BY_RETURN). */
 void uco__fs_switch(void **from_sp, void *to_sp);
 void uco__fs_start(void);
 /* uco__fs_jump(to->sp): the second half of a switch only, for a context
@@ -201,6 +226,8 @@ __asm__(".text\n"
         "    fnstcw 4(%rsp)\n"
         "    movq %rsp, (%rdi)\n"
         ".Lfs_load:\n"
+        "    testb $1, %sil\n"
+        "    jnz .Lfs_fresh\n"
         "    movq %rsi, %rsp\n"
         "    ldmxcsr (%rsp)\n"
         "    fldcw 4(%rsp)\n"
@@ -212,6 +239,14 @@ __asm__(".text\n"
         "    popq %rbx\n"
         "    popq %rbp\n"
         "    ret\n"
+        ".Lfs_fresh:\n"
+        "    leaq -1(%rsi), %rsp\n"
+        "    ldmxcsr (%rsp)\n"
+        "    fldcw 4(%rsp)\n"
+        "    movq 0x18(%rsp), %r13\n"
+        "    movq 0x20(%rsp), %r12\n"
+        "    leaq 0x40(%rsp), %rsp\n"
+        "    jmp uco__fs_start\n"
         ".size uco__fs_switch, .-uco__fs_switch\n"
         ".globl uco__fs_jump\n"
         ".hidden uco__fs_jump\n"
@@ -227,7 +262,8 @@ __asm__(".text\n"
         "    xorl %ebp, %ebp\n"
         "    movq %r12, %rdi\n"
         "    callq *%r13\n"
-        "    ud2\n"
+        "    movq %rax, %rsi\n"
+        "    jmp .Lfs_load\n"
         ".size uco__fs_start, .-uco__fs_start\n");
 #define FS_WORDS 8 /* words in a saved frame */
 #elif defined(__aarch64__)
@@ -254,6 +290,7 @@ __asm__(".text\n"
         "    mov x9, sp\n"
         "    str x9, [x0]\n"
         ".Lfs_load:\n"
+        "    tbnz x1, #0, .Lfs_fresh\n"
         "    mov sp, x1\n"
         "    ldp x19, x20, [sp, #0]\n"
         "    ldp x21, x22, [sp, #16]\n"
@@ -269,6 +306,14 @@ __asm__(".text\n"
         "    msr fpcr, x9\n"
         "    add sp, sp, #176\n"
         "    ret\n"
+        ".Lfs_fresh:\n"
+        "    sub x1, x1, #1\n"
+        "    mov sp, x1\n"
+        "    ldp x19, x20, [sp, #0]\n"
+        "    ldr x9, [sp, #160]\n"
+        "    msr fpcr, x9\n"
+        "    add sp, sp, #176\n"
+        "    b uco__fs_start\n"
         ".size uco__fs_switch, .-uco__fs_switch\n"
         ".globl uco__fs_jump\n"
         ".hidden uco__fs_jump\n"
@@ -285,7 +330,8 @@ __asm__(".text\n"
         "    mov x30, #0\n"
         "    mov x0, x19\n"
         "    blr x20\n"
-        "    brk #0\n"
+        "    mov x1, x0\n"
+        "    b .Lfs_load\n"
         ".size uco__fs_start, .-uco__fs_start\n");
 #define FS_WORDS 22 /* 176 bytes */
 #else
@@ -294,7 +340,7 @@ __asm__(".text\n"
 
 
 void uco__ctx_make(uco_ctx *c, const struct uco_stack *st,
-                   void (*entry)(void *), void *arg)
+                   uco_ctx *(*entry)(void *), void *arg)
 {
     uintptr_t top = (uintptr_t)(st->map + st->len) & ~(uintptr_t)15;
     uintptr_t *f;
@@ -333,7 +379,7 @@ void uco__ctx_make(uco_ctx *c, const struct uco_stack *st,
         f[20] = fpcr;
     }
 #endif
-    c->sp = f;
+    c->sp = (char *)f + 1; /* not run yet: entered by a jump */
 }
 
 #ifndef UCO_CTX_SWITCH_INLINE
@@ -363,7 +409,7 @@ static void trampoline(unsigned hi, unsigned lo)
 }
 
 void uco__ctx_make(uco_ctx *c, const struct uco_stack *st,
-                   void (*entry)(void *), void *arg)
+                   uco_ctx *(*entry)(void *), void *arg)
 {
     uint64_t p = (uint64_t)(uintptr_t)c;
 

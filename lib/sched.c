@@ -76,14 +76,14 @@ void uco__sched_switch(struct uco_sched *s)
         uco__sched_reap(s);
 }
 
-_Noreturn void uco__sched_leave(struct uco_sched *s)
+uco_ctx *uco__sched_leave(struct uco_sched *s)
 {
     struct uco_task *next = next_ready(s);
 
     if (next)
-        uco__ctx_jump(&next->ctx);
+        return &next->ctx;
     s->current = NULL;
-    uco__ctx_jump(&s->ctx);
+    return &s->ctx;
 }
 
 void uco__sched_cancel_all(struct uco_sched *s)

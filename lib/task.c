@@ -84,7 +84,7 @@ static int set_name(struct uco_task *t, const char *name)
 }
 
 /* First code of every task. */
-static void task_entry(void *p)
+static uco_ctx *task_entry(void *p)
 {
     struct uco_task *t = p;
     void *r = NULL;
@@ -93,7 +93,7 @@ static void task_entry(void *p)
         uco__sched_reap(t->sched);
     if (!t->cancelled)
         r = t->fn(t->arg);
-    uco__task_finish(t, r);
+    return uco__task_end(t, r);
 }
 
 int uco__spawn(struct uco_sched *s, struct uco_task **task, uco_fn *fn,
@@ -164,7 +164,7 @@ int uco_spawn(uco_task **task, uco_fn *fn, void *arg, const uco_attr *attr)
     return uco__spawn(uco__cur, task, fn, arg, attr, NULL);
 }
 
-_Noreturn void uco__task_finish(struct uco_task *t, void *result)
+uco_ctx *uco__task_end(struct uco_task *t, void *result)
 {
     struct uco_sched *s = t->sched;
 
@@ -199,7 +199,12 @@ _Noreturn void uco__task_finish(struct uco_task *t, void *result)
         uco__sched_cancel_all(s);
     }
     s->zombie = t;
-    uco__sched_leave(s);
+    return uco__sched_leave(s);
+}
+
+_Noreturn void uco__task_finish(struct uco_task *t, void *result)
+{
+    uco__ctx_jump(uco__task_end(t, result));
 }
 
 _Noreturn void uco_exit(void *result)

@@ -154,7 +154,9 @@ typedef struct uco_ctx {
 #else
     ucontext_t uc;
 #endif
-    void (*entry)(void *arg); /* runs first on a made context; never returns */
+    /* runs first on a made context; returns the context to resume for
+     * good (the made one has ended) */
+    struct uco_ctx *(*entry)(void *arg);
     void *arg;
 #if UCO_ASAN
     void *asan_fake;          /* its fake stack while it is switched out */
@@ -185,7 +187,7 @@ void uco__ctx_template(void);
 void uco__ctx_template_refresh(void);
 /* Prepare c to run entry(arg) on st.  No switch. */
 void uco__ctx_make(uco_ctx *c, const struct uco_stack *st,
-                   void (*entry)(void *), void *arg);
+                   uco_ctx *(*entry)(void *), void *arg);
 /* Save the running context in from and resume to.  Returns when something
  * switches back to from. */
 #if UCO_FAST_SWITCH && !UCO_ASAN && !UCO_TSAN
@@ -435,9 +437,11 @@ static inline void uco__ready(struct uco_sched *s, struct uco_task *t)
  * has already queued or parked s->current.  Switches; returns when the
  * caller is resumed. */
 void uco__sched_switch(struct uco_sched *s);
-/* Leave the finished s->current for good: switch to the next ready task or
- * the scheduler context.  The stack is released by whoever runs next. */
-_Noreturn void uco__sched_leave(struct uco_sched *s);
+/* Leave the finished s->current for good: make the next ready task (or
+ * the scheduler context) current and return its context, for the caller
+ * to resume with uco__ctx_jump or by returning it from a context's entry.
+ * The stack is released by whoever runs next.  No switch. */
+uco_ctx *uco__sched_leave(struct uco_sched *s);
 /* Release the zombie's stack (and control block if nobody will join it). */
 void uco__sched_reap(struct uco_sched *s);
 /* Cancel every unfinished task.  No switch. */
@@ -499,7 +503,10 @@ void uco__watchdog_check(struct uco_sched *s, struct uco_task *t, int64_t now);
 int uco__spawn(struct uco_sched *s, struct uco_task **task, uco_fn *fn,
                void *arg, const uco_attr *attr, struct uco_group *g);
 /* End s->current with result: deferred handlers, owned groups, joiner,
- * then leave.  May switch while handlers block; never returns. */
+ * then leave: returns the context to resume for good (uco__sched_leave).
+ * May switch while handlers block. */
+uco_ctx *uco__task_end(struct uco_task *t, void *result);
+/* uco__task_end, then resume what it returns. */
 _Noreturn void uco__task_finish(struct uco_task *t, void *result);
 /* Give the control block back; the handle becomes invalid.  No switch. */
 void uco__task_release(struct uco_sched *s, struct uco_task *t);
