@@ -202,6 +202,26 @@ void uco__ctx_switch(uco_ctx *from, uco_ctx *to);
 #endif
 /* Resume to, abandoning the running context. */
 _Noreturn void uco__ctx_jump(uco_ctx *to);
+/* Start loading into the cache what resuming c will read first (c is to
+ * run soon): a hint, no effect on behaviour.  A context idle for long is
+ * out of the cache, and a ucontext_t spreads what a switch reads over
+ * several cache lines; asking for them while the task before it runs
+ * hides those misses. */
+static inline void uco__ctx_prefetch(const uco_ctx *c)
+{
+#if UCO_FAST_SWITCH
+    __builtin_prefetch(&c->sp);
+#else
+    const char *p = (const char *)&c->uc;
+    const char *end = (const char *)(&c->uc.uc_sigmask + 1);
+
+    for (; p < end; p += 64)
+        __builtin_prefetch(p);
+#if defined(__x86_64__)
+    __builtin_prefetch(&c->uc.__fpregs_mem); /* x87 environment, MXCSR */
+#endif
+#endif
+}
 
 /* ------------------------------------------------------------------ */
 /* Deferred handlers (cancel.c)                                       */
