@@ -99,7 +99,7 @@ def _saved_regs(t):
         if "aarch64" in arch:
             return int(mc["pc"]), int(mc["sp"]), int(mc["regs"][29])
     else:  # the fast switch: registers pushed on the task's own stack
-        sp = int(ctx["sp"])
+        sp = int(ctx["sp"]) & ~1  # bit 0 set: made, not run yet
         u64 = gdb.lookup_type("unsigned long").pointer()
         words = gdb.Value(sp).cast(u64)
         if "x86-64" in arch:
