@@ -119,6 +119,32 @@ static void forward(int sig, siginfo_t *info, void *uctx)
     default_again(sig);
 }
 
+/* Under Valgrind, before a rescue leaves the alternate stack for good.
+ * Valgrind did not see the signal move the stack pointer to the
+ * alternate stack: it still takes the overflowed stack for the current
+ * one, so the jump to the top of that same stack looks to it like
+ * returns from frames, and it marks everything between the two
+ * addresses inaccessible (other stacks among it: memcheck then reported
+ * every later access to them).  A stack pointer loaded from memory is an
+ * update it must look up: it finds the alternate stack, registered, and
+ * takes it as the current one; the jump that follows is then a switch of
+ * stacks. */
+static void valgrind_on_altstack(void)
+{
+#ifdef UCO_VALGRIND
+    void *sp = NULL;
+
+    if (!RUNNING_ON_VALGRIND)
+        return;
+#if defined(__x86_64__)
+    __asm__ volatile("movq %%rsp, %0\n\tmovq %0, %%rsp" : "+m"(sp) : : "memory");
+#elif defined(__aarch64__)
+    __asm__ volatile("mov x9, sp\n\tstr x9, %0\n\tldr x9, %0\n\tmov sp, x9"
+                     : "+m"(sp) : : "x9", "memory");
+#endif
+#endif
+}
+
 static void on_fault(int sig, siginfo_t *info, void *uctx)
 {
     uintptr_t addr = (uintptr_t)info->si_addr;
@@ -137,12 +163,16 @@ static void on_fault(int sig, siginfo_t *info, void *uctx)
     f = t ? t->frame : *uco__frame_slot();
 
     if (f && in_guard(&f->stack, addr)) {
-        if (f->sandbox)
+        if (f->sandbox) {
+            valgrind_on_altstack();
             uco__frame_overflowed(f);
+        }
         report(t, f, &f->stack, addr);
     } else if (t && in_guard(&t->stack, addr)) {
-        if (t->flags & UCO_SANDBOX)
+        if (t->flags & UCO_SANDBOX) {
+            valgrind_on_altstack();
             uco__task_overflowed(t);
+        }
         report(t, NULL, &t->stack, addr);
     } else {
         forward(sig, info, uctx);
