@@ -51,16 +51,7 @@ static void report(const struct uco_task *t, const struct uco_frame *f,
 
     n = uco__put_str(b, n, cap, "ucoro: stack overflow: task ");
     if (t) {
-        n = uco__put_str(b, n, cap, "\"");
-        if (t->name)
-            n = uco__put_str(b, n, cap, t->name);
-        else {
-            n = uco__put_str(b, n, cap, "task-");
-            n = uco__put_num(b, n, cap, t->id, 10);
-        }
-        n = uco__put_str(b, n, cap, "\" (id ");
-        n = uco__put_num(b, n, cap, t->id, 10);
-        n = uco__put_str(b, n, cap, ")");
+        n = uco__put_task(b, n, cap, t);
     } else {
         n = uco__put_str(b, n, cap, "(none: outside a scheduler)");
     }

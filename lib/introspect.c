@@ -125,16 +125,9 @@ void uco__watchdog_check(struct uco_sched *s, struct uco_task *t, int64_t now)
 
     if (ran <= s->watchdog)
         return;
-    n = uco__put_str(b, n, sizeof b, "ucoro: watchdog: task \"");
-    if (t->name) {
-        n = uco__put_str(b, n, sizeof b, t->name);
-    } else {
-        n = uco__put_str(b, n, sizeof b, "task-");
-        n = uco__put_num(b, n, sizeof b, t->id, 10);
-    }
-    n = uco__put_str(b, n, sizeof b, "\" (id ");
-    n = uco__put_num(b, n, sizeof b, t->id, 10);
-    n = uco__put_str(b, n, sizeof b, ") ran ");
+    n = uco__put_str(b, n, sizeof b, "ucoro: watchdog: task ");
+    n = uco__put_task(b, n, sizeof b, t);
+    n = uco__put_str(b, n, sizeof b, " ran ");
     n = put_ms(b, n, sizeof b, ran);
     n = uco__put_str(b, n, sizeof b, " ms without yielding (limit ");
     n = put_ms(b, n, sizeof b, s->watchdog);

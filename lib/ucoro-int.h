@@ -445,6 +445,8 @@ uco__stack_ensure(const struct uco_task *self, bool entry)
  * to buf at at, within cap; the new length. */
 size_t uco__put_str(char *buf, size_t at, size_t cap, const char *s);
 size_t uco__put_num(char *buf, size_t at, size_t cap, uint64_t v, int base);
+/* Append '"name" (id N)' for t. */
+size_t uco__put_task(char *buf, size_t at, size_t cap, const struct uco_task *t);
 
 /* sched.c */
 /* Make t ready: append to the run queue.  No switch. */

@@ -74,3 +74,17 @@ size_t uco__put_num(char *buf, size_t at, size_t cap, uint64_t v, int base)
         buf[at++] = tmp[--n];
     return at;
 }
+
+size_t uco__put_task(char *buf, size_t at, size_t cap, const struct uco_task *t)
+{
+    at = uco__put_str(buf, at, cap, "\"");
+    if (t->name) {
+        at = uco__put_str(buf, at, cap, t->name);
+    } else { /* uco_task_name's form, without its snprintf */
+        at = uco__put_str(buf, at, cap, "task-");
+        at = uco__put_num(buf, at, cap, t->id, 10);
+    }
+    at = uco__put_str(buf, at, cap, "\" (id ");
+    at = uco__put_num(buf, at, cap, t->id, 10);
+    return uco__put_str(buf, at, cap, ")");
+}
