@@ -8,6 +8,9 @@
  *                     else; a ring of N contexts
  *   floorj yield N    the same, entering the other context with a jump
  *                     instead of a return
+ *   floorfp yield N   the floor that also keeps the floating-point control
+ *                     state (MXCSR, x87 control word) per context, as
+ *                     ucoro's fast switch does
  *   raw yield N       swapcontext in a ring of N contexts
  *   raw spawn         getcontext + makecontext + swapcontext in and out
  *   boost yield N     Boost.Context's jump_fcontext in a ring of N
@@ -76,9 +79,14 @@ static void make_stacks(void)
  * predictor expects a return to go back where this context was called
  * from: right in these rings, where every context switches from the same
  * place, wrong (one misprediction a switch) where they switch from
- * different places; the jump is predicted from its own history instead. */
+ * different places; the jump is predicted from its own history instead.
+ *
+ * floorfp_switch: floor_switch that also stores MXCSR and the x87 control
+ * word below the registers and loads the other context's: the price of
+ * keeping fesetround's effect per context. */
 void floor_switch(void **save_sp, void *load_sp);
 void floorj_switch(void **save_sp, void *load_sp);
+void floorfp_switch(void **save_sp, void *load_sp);
 void floor_start(void);
 __asm__(".text\n"
         ".globl floor_switch\n"
@@ -122,6 +130,31 @@ __asm__(".text\n"
         "    leaq 0x38(%rsp), %rsp\n"
         "    jmpq *%rcx\n"
         ".size floorj_switch, .-floorj_switch\n"
+        ".globl floorfp_switch\n"
+        ".type floorfp_switch,@function\n"
+        "floorfp_switch:\n"
+        "    pushq %rbp\n"
+        "    pushq %rbx\n"
+        "    pushq %r12\n"
+        "    pushq %r13\n"
+        "    pushq %r14\n"
+        "    pushq %r15\n"
+        "    subq $8, %rsp\n"
+        "    stmxcsr (%rsp)\n"
+        "    fnstcw 4(%rsp)\n"
+        "    movq %rsp, (%rdi)\n"
+        "    movq %rsi, %rsp\n"
+        "    ldmxcsr (%rsp)\n"
+        "    fldcw 4(%rsp)\n"
+        "    addq $8, %rsp\n"
+        "    popq %r15\n"
+        "    popq %r14\n"
+        "    popq %r13\n"
+        "    popq %r12\n"
+        "    popq %rbx\n"
+        "    popq %rbp\n"
+        "    ret\n"
+        ".size floorfp_switch, .-floorfp_switch\n"
         ".globl floor_start\n"
         ".type floor_start,@function\n"
         "floor_start:\n"
@@ -133,17 +166,26 @@ __asm__(".text\n"
 static void **fsp;
 static void *fsp_main;
 
-/* Both switches keep the same frame: r15, r14, r13, r12, rbx, rbp, then
- * the address to resume at. */
-static void *floor_make(void *base, size_t size, void (*fn)(void *), void *arg)
+/* floor_switch and floorj_switch keep the same frame: r15, r14, r13, r12,
+ * rbx, rbp, then the address to resume at; floorfp_switch has MXCSR and
+ * the x87 control word below it. */
+static void *floor_make(void *base, size_t size, void (*fn)(void *), void *arg,
+                        bool fp)
 {
     uintptr_t top = ((uintptr_t)base + size) & ~(uintptr_t)15;
-    uintptr_t *f = (uintptr_t *)(top - 72); /* rsp 16-aligned at the call */
+    /* after the frame is popped, rsp = top - 16: aligned for the call */
+    uintptr_t *f = (uintptr_t *)(top - 16) - (fp ? 8 : 7);
+    uintptr_t *r = fp ? f + 1 : f;
 
-    memset(f, 0, 7 * sizeof *f);
-    f[2] = (uintptr_t)fn;          /* r13 */
-    f[3] = (uintptr_t)arg;         /* r12 */
-    f[6] = (uintptr_t)floor_start; /* return address */
+    memset(f, 0, (fp ? 8 : 7) * sizeof *f);
+    if (fp) {
+        uint32_t csr[2] = { 0, 0 };
+        __asm__ volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(csr[0]), "=m"(csr[1]));
+        memcpy(f, csr, sizeof csr);
+    }
+    r[2] = (uintptr_t)fn;          /* r13 */
+    r[3] = (uintptr_t)arg;         /* r12 */
+    r[6] = (uintptr_t)floor_start; /* return address */
     return f;
 }
 
@@ -159,20 +201,22 @@ static void *floor_make(void *base, size_t size, void (*fn)(void *), void *arg)
     }
 FLOOR_RING(floor_fn, floor_switch)
 FLOOR_RING(floorj_fn, floorj_switch)
+FLOOR_RING(floorfp_fn, floorfp_switch)
 
-static void floor_yield(bool jump)
+/* how: 0 floor, 1 floorj, 2 floorfp */
+static void floor_yield(int how)
 {
+    void (*const fn[3])(void *) = { floor_fn, floorj_fn, floorfp_fn };
+    void (*const sw[3])(void **, void *) = { floor_switch, floorj_switch,
+                                             floorfp_switch };
     long i;
 
     make_stacks();
     fsp = malloc((size_t)n * sizeof *fsp);
     for (i = 0; i < n; i++)
-        fsp[i] = floor_make(stacks[i], BENCH_STACK, jump ? floorj_fn : floor_fn,
-                            (void *)(intptr_t)i);
-    if (jump)
-        floorj_switch(&fsp_main, fsp[0]);
-    else
-        floor_switch(&fsp_main, fsp[0]);
+        fsp[i] = floor_make(stacks[i], BENCH_STACK, fn[how],
+                            (void *)(intptr_t)i, how == 2);
+    sw[how](&fsp_main, fsp[0]);
     printf("R yield.%ld %.3f\n", n, per_switch);
 }
 #endif
@@ -618,9 +662,11 @@ static void list(void)
 #ifdef HAVE_FLOOR
     puts("floor yes");
     puts("floorj yes");
+    puts("floorfp yes");
 #else
     puts("floor no");
     puts("floorj no");
+    puts("floorfp no");
 #endif
     puts("raw yes");
 #ifdef HAVE_BOOST_CONTEXT
@@ -647,7 +693,7 @@ static void list(void)
 
 static int usage(void)
 {
-    fputs("usage: peers list | floor|floorj|raw|boost|pcl|st yield N |"
+    fputs("usage: peers list | floor|floorj|floorfp|raw|boost|pcl|st yield N |"
           " raw|boost|pcl|st spawn | pcl|st idle N | st cancel N K |"
           " uv sleep N\n", stderr);
     return 2;
@@ -665,9 +711,11 @@ int main(int argc, char **argv)
         list();
 #ifdef HAVE_FLOOR
     else if (strcmp(who, "floor") == 0 && yield)
-        floor_yield(false);
+        floor_yield(0);
     else if (strcmp(who, "floorj") == 0 && yield)
-        floor_yield(true);
+        floor_yield(1);
+    else if (strcmp(who, "floorfp") == 0 && yield)
+        floor_yield(2);
 #endif
     else if (strcmp(who, "raw") == 0 && yield)
         raw_yield();

@@ -57,7 +57,7 @@ progress() { printf '%s\n' "$*" >&2; }
 
 # ------------------------------------------------------------ measuring
 PEERS_SWITCH=""
-for p in floor floorj raw boost pcl st; do have $p && PEERS_SWITCH="$PEERS_SWITCH $p"; done
+for p in floor floorj floorfp raw boost pcl st; do have $p && PEERS_SWITCH="$PEERS_SWITCH $p"; done
 
 progress "bench: switches and spawns ($ROUNDS rounds)"
 r=1
@@ -152,6 +152,7 @@ name() {
     fast) echo "ucoro, fast switch" ;;
     floor) echo "floor: bare register switch" ;;
     floorj) echo "floor, entered by jump (no return)" ;;
+    floorfp) echo "floor + FP control (MXCSR, x87 CW)" ;;
     raw) echo "raw swapcontext" ;;
     boost) echo "Boost.Context fcontext" ;;
     pcl) echo "PCL" ;;
@@ -201,9 +202,9 @@ hr
 printf '\n%-42s %-30s %8s %8s\n' "Switch: ns per task turn (a yield)" "median [min-max]" "ctx/it" "fast/it"
 for n in 2 100 10000; do
     printf ' %s tasks, each on its own 256 KiB stack\n' "$n"
-    for s in ctx fast floor floorj raw boost pcl st; do
+    for s in ctx fast floor floorj floorfp raw boost pcl st; do
         case $s in
-        floor | floorj) have $s || continue ;;
+        floor | floorj | floorfp) have $s || continue ;;
         raw | ctx | fast) ;;
         *) have $s || { missing $s; continue; } ;;
         esac
@@ -317,6 +318,13 @@ if [ $FAST = 0 ]; then
 elif have floor; then
     x=$(ratio fast.yield.2 floor.yield.2)
     verdict "$(le "$x" 1.5)" "fast: yield, 2 tasks <= 1.5x the bare register switch: $(mf fast.yield.2) vs $(mf floor.yield.2) ns: ${x}x"
+    # ucoro keeps the FP control state per task (README, Limits); the
+    # floor that does the same shows what that costs on this CPU
+    if have floorfp; then
+        x=$(ratio fast.yield.2 floorfp.yield.2)
+        y=$(ratio floorfp.yield.2 floor.yield.2)
+        echo "info  fast: yield, 2 tasks vs the floor that also keeps the FP control state per task (as ucoro does): $(mf fast.yield.2) vs $(mf floorfp.yield.2) ns: ${x}x; that floor alone is ${y}x the bare one"
+    fi
 else
     echo "n/a   fast vs the bare register switch: written for x86-64 only"
 fi
