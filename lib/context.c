@@ -441,12 +441,14 @@ void uco__ctx_make(uco_ctx *c, const struct uco_stack *st,
                 (unsigned)(p >> 32), (unsigned)(p & 0xffffffffu));
 }
 
+#ifndef UCO_CTX_SWITCH_INLINE
 void uco__ctx_switch(uco_ctx *from, uco_ctx *to)
 {
     tools_leave(from, to);
     swapcontext(&from->uc, &to->uc);
     tools_arrive(from);
 }
+#endif
 
 _Noreturn void uco__ctx_jump(uco_ctx *to)
 {

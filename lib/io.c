@@ -6,7 +6,7 @@
  * scheduler blocks in one kernel call that covers both the earliest
  * deadline and the fds: epoll_pwait2 (nanosecond timeout) on Linux, ppoll
  * elsewhere or when UCO_IO=poll asks for it.  While tasks keep running,
- * the fds are also polled without blocking every IO_TICK switches.
+ * the fds are also polled without blocking every UCO_IO_TICK switches.
  *
  * epoll registrations stay in place between waits, with the interest they
  * had: a task that waits on the same fd again (the usual loop of read,

@@ -11,9 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-/* While tasks keep running, fds are polled once every IO_TICK switches. */
-#define IO_TICK 64
-
 UCO_TLS struct uco_sched *uco__cur;
 
 void uco__sched_reap(struct uco_sched *s)
@@ -27,60 +24,9 @@ void uco__sched_reap(struct uco_sched *s)
         uco__task_release(s, t);
 }
 
-/* The next ready task, made current, or NULL. */
-static inline __attribute__((always_inline)) struct uco_task *
-next_ready(struct uco_sched *s)
-{
-    struct uco_list *n;
-    struct uco_task *t;
-    bool watch = UCO_UNLIKELY(s->watchdog != 0);
-    int64_t now = 0; /* one clock read serves the watchdog and the timers */
-
-    if (watch || s->sleepq.n)
-        now = uco_now();
-    if (watch && s->current)
-        uco__watchdog_check(s, s->current, now);
-    if (s->sleepq.n)
-        uco__wait_expire(s, now);
-    if (UCO_UNLIKELY(s->io_waiters) && (++s->ticks & (IO_TICK - 1)) == 0)
-        uco__io_poll(s, 0);
-    n = uco__list_pop(&s->runq);
-    if (!n)
-        return NULL;
-    t = uco__container(n, struct uco_task, qnode);
-    if (!uco__list_empty(&s->runq)) /* the one after it */
-        uco__ctx_prefetch(&uco__container(s->runq.next, struct uco_task, qnode)->ctx);
-    t->state = UCO_S_RUNNING;
-    s->current = t;
-    if (watch)
-        t->run_start = now;
-    return t;
-}
-
-void uco__sched_switch(struct uco_sched *s)
-{
-    struct uco_task *cur = s->current;
-    struct uco_task *next;
-
-    s->leaving = cur;
-    next = next_ready(s);
-
-    if (next == cur)
-        return;
-    if (next)
-        uco__ctx_switch(&cur->ctx, &next->ctx);
-    else {
-        s->current = NULL;
-        uco__ctx_switch(&cur->ctx, &s->ctx);
-    }
-    s->leaving = NULL;
-    if (s->zombie)
-        uco__sched_reap(s);
-}
-
 uco_ctx *uco__sched_leave(struct uco_sched *s)
 {
-    struct uco_task *next = next_ready(s);
+    struct uco_task *next = uco__next_ready(s);
 
     if (next)
         return &next->ctx;
@@ -136,7 +82,7 @@ static void loop(struct uco_sched *s)
 
         if (s->zombie)
             uco__sched_reap(s);
-        t = next_ready(s);
+        t = uco__next_ready(s);
         if (t) {
             uco__ctx_switch(&s->ctx, &t->ctx);
             s->current = NULL;

@@ -197,6 +197,13 @@ static inline void uco__ctx_switch(uco_ctx *from, uco_ctx *to)
     uco__fs_switch(&from->sp, to->sp);
 }
 #define UCO_CTX_SWITCH_INLINE 1
+#elif !UCO_FAST_SWITCH && !UCO_ASAN && !UCO_TSAN
+/* (swapcontext fails only for a context it cannot load: never here) */
+static inline void uco__ctx_switch(uco_ctx *from, uco_ctx *to)
+{
+    swapcontext(&from->uc, &to->uc);
+}
+#define UCO_CTX_SWITCH_INLINE 1
 #else
 void uco__ctx_switch(uco_ctx *from, uco_ctx *to);
 #endif
@@ -455,10 +462,7 @@ static inline void uco__ready(struct uco_sched *s, struct uco_task *t)
     t->state = UCO_S_READY;
     uco__list_push(&s->runq, &t->qnode);
 }
-/* Run the next ready task (or the scheduler context when none); the caller
- * has already queued or parked s->current.  Switches; returns when the
- * caller is resumed. */
-void uco__sched_switch(struct uco_sched *s);
+/* uco__next_ready, uco__sched_switch: near the end of this file. */
 /* Leave the finished s->current for good: make the next ready task (or
  * the scheduler context) current and return its context, for the caller
  * to resume with uco__ctx_jump or by returning it from a context's entry.
@@ -519,6 +523,72 @@ const char *uco__io_backend(void);
 /* introspect.c */
 /* Report t if it ran longer than s->watchdog since it got the CPU. */
 void uco__watchdog_check(struct uco_sched *s, struct uco_task *t, int64_t now);
+
+/* ------------------------------------------------------------------ */
+/* The switch path, inlined into its callers (sched.c, wait.c): with  */
+/* the ucontext backend a resumed task then returns through two       */
+/* frames fewer after the switch's system call, which makes a yield   */
+/* 2-3 ns faster (of ~240 ns; alternating runs on one CPU).           */
+/* ------------------------------------------------------------------ */
+
+/* While tasks keep running, fds are polled once every UCO_IO_TICK
+ * switches. */
+#define UCO_IO_TICK 64
+
+/* The next ready task, made current, or NULL. */
+static inline __attribute__((always_inline)) struct uco_task *
+uco__next_ready(struct uco_sched *s)
+{
+    struct uco_list *n;
+    struct uco_task *t;
+    bool watch = UCO_UNLIKELY(s->watchdog != 0);
+    int64_t now = 0; /* one clock read serves the watchdog and the timers */
+
+    if (watch || s->sleepq.n)
+        now = uco_now();
+    if (watch && s->current)
+        uco__watchdog_check(s, s->current, now);
+    if (s->sleepq.n)
+        uco__wait_expire(s, now);
+    if (UCO_UNLIKELY(s->io_waiters) && (++s->ticks & (UCO_IO_TICK - 1)) == 0)
+        uco__io_poll(s, 0);
+    n = uco__list_pop(&s->runq);
+    if (!n)
+        return NULL;
+    t = uco__container(n, struct uco_task, qnode);
+    if (!uco__list_empty(&s->runq)) /* the one after it */
+        uco__ctx_prefetch(&uco__container(s->runq.next, struct uco_task, qnode)->ctx);
+    t->state = UCO_S_RUNNING;
+    s->current = t;
+    if (watch)
+        t->run_start = now;
+    return t;
+}
+
+/* Run the next ready task (or the scheduler context when none); the caller
+ * has already queued or parked s->current.  Switches; returns when the
+ * caller is resumed. */
+static inline __attribute__((always_inline)) void
+uco__sched_switch(struct uco_sched *s)
+{
+    struct uco_task *cur = s->current;
+    struct uco_task *next;
+
+    s->leaving = cur;
+    next = uco__next_ready(s);
+
+    if (next == cur)
+        return;
+    if (next)
+        uco__ctx_switch(&cur->ctx, &next->ctx);
+    else {
+        s->current = NULL;
+        uco__ctx_switch(&cur->ctx, &s->ctx);
+    }
+    s->leaving = NULL;
+    if (s->zombie)
+        uco__sched_reap(s);
+}
 
 /* task.c */
 /* Create a task (uco_spawn's work) in group g (may be NULL).  No switch. */
