@@ -202,11 +202,6 @@ uco_ctx *uco__task_end(struct uco_task *t, void *result)
     return uco__sched_leave(s);
 }
 
-_Noreturn void uco__task_finish(struct uco_task *t, void *result)
-{
-    uco__ctx_jump(uco__task_end(t, result));
-}
-
 _Noreturn void uco_exit(void *result)
 {
     struct uco_task *self = uco__self();
@@ -218,7 +213,7 @@ _Noreturn void uco_exit(void *result)
         fputs("ucoro: uco_exit called outside a task\n", stderr);
         abort();
     }
-    uco__task_finish(self, result);
+    uco__ctx_jump(uco__task_end(self, result));
 }
 
 int uco_join(uco_task *t, void **result, int64_t deadline)

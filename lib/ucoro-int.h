@@ -190,18 +190,18 @@ void uco__ctx_make(uco_ctx *c, const struct uco_stack *st,
                    uco_ctx *(*entry)(void *), void *arg);
 /* Save the running context in from and resume to.  Returns when something
  * switches back to from. */
-#if UCO_FAST_SWITCH && !UCO_ASAN && !UCO_TSAN
+#if !UCO_ASAN && !UCO_TSAN /* no tool to tell: the switch alone, inline */
+#if UCO_FAST_SWITCH
 void uco__fs_switch(void **from_sp, void *to_sp);
+#endif
 static inline void uco__ctx_switch(uco_ctx *from, uco_ctx *to)
 {
+#if UCO_FAST_SWITCH
     uco__fs_switch(&from->sp, to->sp);
-}
-#define UCO_CTX_SWITCH_INLINE 1
-#elif !UCO_FAST_SWITCH && !UCO_ASAN && !UCO_TSAN
-/* (swapcontext fails only for a context it cannot load: never here) */
-static inline void uco__ctx_switch(uco_ctx *from, uco_ctx *to)
-{
+#else
+    /* (it fails only for a context it cannot load: never here) */
     swapcontext(&from->uc, &to->uc);
+#endif
 }
 #define UCO_CTX_SWITCH_INLINE 1
 #else
@@ -598,8 +598,6 @@ int uco__spawn(struct uco_sched *s, struct uco_task **task, uco_fn *fn,
  * then leave: returns the context to resume for good (uco__sched_leave).
  * May switch while handlers block. */
 uco_ctx *uco__task_end(struct uco_task *t, void *result);
-/* uco__task_end, then resume what it returns. */
-_Noreturn void uco__task_finish(struct uco_task *t, void *result);
 /* Give the control block back; the handle becomes invalid.  No switch. */
 void uco__task_release(struct uco_sched *s, struct uco_task *t);
 /* Free every control block (end of uco_run).  No switch. */
