@@ -88,24 +88,20 @@ void floor_switch(void **save_sp, void *load_sp);
 void floorj_switch(void **save_sp, void *load_sp);
 void floorfp_switch(void **save_sp, void *load_sp);
 void floor_start(void);
+#define FLOOR_PUSH                                                          \
+    "    pushq %rbp\n    pushq %rbx\n    pushq %r12\n"                      \
+    "    pushq %r13\n    pushq %r14\n    pushq %r15\n"
+#define FLOOR_POP                                                           \
+    "    popq %r15\n    popq %r14\n    popq %r13\n"                         \
+    "    popq %r12\n    popq %rbx\n    popq %rbp\n"
 __asm__(".text\n"
         ".globl floor_switch\n"
         ".type floor_switch,@function\n"
         "floor_switch:\n"
-        "    pushq %rbp\n"
-        "    pushq %rbx\n"
-        "    pushq %r12\n"
-        "    pushq %r13\n"
-        "    pushq %r14\n"
-        "    pushq %r15\n"
+        FLOOR_PUSH
         "    movq %rsp, (%rdi)\n"
         "    movq %rsi, %rsp\n"
-        "    popq %r15\n"
-        "    popq %r14\n"
-        "    popq %r13\n"
-        "    popq %r12\n"
-        "    popq %rbx\n"
-        "    popq %rbp\n"
+        FLOOR_POP
         "    ret\n"
         ".size floor_switch, .-floor_switch\n"
         ".globl floorj_switch\n"
@@ -133,12 +129,7 @@ __asm__(".text\n"
         ".globl floorfp_switch\n"
         ".type floorfp_switch,@function\n"
         "floorfp_switch:\n"
-        "    pushq %rbp\n"
-        "    pushq %rbx\n"
-        "    pushq %r12\n"
-        "    pushq %r13\n"
-        "    pushq %r14\n"
-        "    pushq %r15\n"
+        FLOOR_PUSH
         "    subq $8, %rsp\n"
         "    stmxcsr (%rsp)\n"
         "    fnstcw 4(%rsp)\n"
@@ -147,12 +138,7 @@ __asm__(".text\n"
         "    ldmxcsr (%rsp)\n"
         "    fldcw 4(%rsp)\n"
         "    addq $8, %rsp\n"
-        "    popq %r15\n"
-        "    popq %r14\n"
-        "    popq %r13\n"
-        "    popq %r12\n"
-        "    popq %rbx\n"
-        "    popq %rbp\n"
+        FLOOR_POP
         "    ret\n"
         ".size floorfp_switch, .-floorfp_switch\n"
         ".globl floor_start\n"
