@@ -11,6 +11,10 @@
  *   floorfp yield N   the floor that also keeps the floating-point control
  *                     state (MXCSR, x87 control word) per context, as
  *                     ucoro's fast switch does
+ *   floorq yield N    floorfp behind the least a scheduler does per yield:
+ *                     a call that appends the caller to a run queue (a
+ *                     doubly linked list in a thread-local scheduler) and
+ *                     takes the head
  *   raw yield N       swapcontext in a ring of N contexts
  *   raw spawn         getcontext + makecontext + swapcontext in and out
  *   boost yield N     Boost.Context's jump_fcontext in a ring of N
@@ -203,6 +207,71 @@ static void floor_yield(int how)
         fsp[i] = floor_make(stacks[i], BENCH_STACK, fn[how],
                             (void *)(intptr_t)i, how == 2);
     sw[how](&fsp_main, fsp[0]);
+    printf("R yield.%ld %.3f\n", n, per_switch);
+}
+
+/* floorq: the contexts of floorfp, each with a node of a run queue */
+struct qtask {
+    struct qtask *next, *prev; /* on the queue while it waits for a turn */
+    void *sp;
+};
+struct qsched {
+    struct qtask *current;
+    struct qtask runq; /* the list's head: runq.next is the first */
+};
+static __thread struct qsched *qsched;
+static struct qtask *qtasks;
+
+/* A yield with nothing else: no cancellation, no timers, no checks. */
+static __attribute__((noinline)) void q_yield(void)
+{
+    struct qsched *s = qsched;
+    struct qtask *self = s->current, *next;
+
+    self->prev = s->runq.prev;
+    self->next = &s->runq;
+    s->runq.prev->next = self;
+    s->runq.prev = self;
+    next = s->runq.next;
+    next->next->prev = &s->runq;
+    s->runq.next = next->next;
+    s->current = next;
+    if (next != self)
+        floorfp_switch(&self->sp, next->sp);
+}
+
+static void floorq_fn(void *arg)
+{
+    struct qtask *self = arg;
+
+    for (;;) {
+        q_yield();
+        if (self == &qtasks[0] && ring_tick())
+            floorfp_switch(&self->sp, fsp_main);
+    }
+}
+
+static void floorq_yield(void)
+{
+    static struct qsched s;
+    struct qtask *t;
+    long i;
+
+    make_stacks();
+    t = qtasks = calloc((size_t)n, sizeof *t);
+    s.runq.next = s.runq.prev = &s.runq;
+    for (i = 0; i < n; i++) {
+        t[i].sp = floor_make(stacks[i], BENCH_STACK, floorq_fn, &t[i], true);
+        if (i > 0) { /* t[0] runs first; the others wait in order */
+            t[i].prev = s.runq.prev;
+            t[i].next = &s.runq;
+            s.runq.prev->next = &t[i];
+            s.runq.prev = &t[i];
+        }
+    }
+    s.current = &t[0];
+    qsched = &s;
+    floorfp_switch(&fsp_main, t[0].sp);
     printf("R yield.%ld %.3f\n", n, per_switch);
 }
 #endif
@@ -649,10 +718,12 @@ static void list(void)
     puts("floor yes");
     puts("floorj yes");
     puts("floorfp yes");
+    puts("floorq yes");
 #else
     puts("floor no");
     puts("floorj no");
     puts("floorfp no");
+    puts("floorq no");
 #endif
     puts("raw yes");
 #ifdef HAVE_BOOST_CONTEXT
@@ -679,7 +750,8 @@ static void list(void)
 
 static int usage(void)
 {
-    fputs("usage: peers list | floor|floorj|floorfp|raw|boost|pcl|st yield N |"
+    fputs("usage: peers list | floor|floorj|floorfp|floorq|raw|boost|pcl|st"
+          " yield N |"
           " raw|boost|pcl|st spawn | pcl|st idle N | st cancel N K |"
           " uv sleep N\n", stderr);
     return 2;
@@ -702,6 +774,8 @@ int main(int argc, char **argv)
         floor_yield(1);
     else if (strcmp(who, "floorfp") == 0 && yield)
         floor_yield(2);
+    else if (strcmp(who, "floorq") == 0 && yield)
+        floorq_yield();
 #endif
     else if (strcmp(who, "raw") == 0 && yield)
         raw_yield();

@@ -57,7 +57,7 @@ progress() { printf '%s\n' "$*" >&2; }
 
 # ------------------------------------------------------------ measuring
 PEERS_SWITCH=""
-for p in floor floorj floorfp raw boost pcl st; do have $p && PEERS_SWITCH="$PEERS_SWITCH $p"; done
+for p in floor floorj floorfp floorq raw boost pcl st; do have $p && PEERS_SWITCH="$PEERS_SWITCH $p"; done
 
 progress "bench: switches and spawns ($ROUNDS rounds)"
 r=1
@@ -153,6 +153,7 @@ name() {
     floor) echo "floor: bare register switch" ;;
     floorj) echo "floor, entered by jump (no return)" ;;
     floorfp) echo "floor + FP control (MXCSR, x87 CW)" ;;
+    floorq) echo "floor + FP control + a bare run queue" ;;
     raw) echo "raw swapcontext" ;;
     boost) echo "Boost.Context fcontext" ;;
     pcl) echo "PCL" ;;
@@ -202,9 +203,9 @@ hr
 printf '\n%-42s %-30s %8s %8s\n' "Switch: ns per task turn (a yield)" "median [min-max]" "ctx/it" "fast/it"
 for n in 2 100 10000; do
     printf ' %s tasks, each on its own 256 KiB stack\n' "$n"
-    for s in ctx fast floor floorj floorfp raw boost pcl st; do
+    for s in ctx fast floor floorj floorfp floorq raw boost pcl st; do
         case $s in
-        floor | floorj | floorfp) have $s || continue ;;
+        floor | floorj | floorfp | floorq) have $s || continue ;;
         raw | ctx | fast) ;;
         *) have $s || { missing $s; continue; } ;;
         esac
@@ -324,6 +325,13 @@ elif have floor; then
         x=$(ratio fast.yield.2 floorfp.yield.2)
         y=$(ratio floorfp.yield.2 floor.yield.2)
         echo "info  fast: yield, 2 tasks vs the floor that also keeps the FP control state per task (as ucoro does): $(mf fast.yield.2) vs $(mf floorfp.yield.2) ns: ${x}x; that floor alone is ${y}x the bare one"
+    fi
+    # and what a scheduler adds at the least: a yield that queues the
+    # caller and takes the head of a run queue, nothing else
+    if have floorq; then
+        x=$(ratio fast.yield.2 floorq.yield.2)
+        y=$(ratio floorq.yield.2 floor.yield.2)
+        echo "info  fast: yield, 2 tasks vs that floor behind a bare run queue (a yield with no cancellation, timers or checks): $(mf fast.yield.2) vs $(mf floorq.yield.2) ns: ${x}x; that floor alone is ${y}x the bare one"
     fi
 else
     echo "n/a   fast vs the bare register switch: written for x86-64 only"
