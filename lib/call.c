@@ -148,12 +148,18 @@ int uco__frame_start(struct uco_frame *f, uco_fn *fn, void *arg,
 
 void uco__frame_resume(struct uco_frame *f)
 {
-    struct uco_frame **slot = uco__frame_slot();
+    struct uco_task *self = uco__self();
+    struct uco_frame **slot = self ? &self->frame : &thread_frame;
+    uintptr_t lo = self ? self->stack_lo : 0;
 
     f->parent = *slot;
     *slot = f;
+    if (self)
+        self->stack_lo = uco__stack_lo(&f->stack);
     uco__ctx_switch(&f->back, &f->ctx);
     *slot = f->parent;
+    if (self)
+        self->stack_lo = lo;
 }
 
 void uco__frame_stop(struct uco_frame *f)
@@ -204,6 +210,6 @@ size_t uco_stack_remaining(void)
     uintptr_t sp = (uintptr_t)&here, lo;
     const struct uco_stack *st = uco__running_stack();
 
-    lo = st ? (uintptr_t)(st->map + st->guard) : thread_stack_low();
+    lo = st ? uco__stack_lo(st) : thread_stack_low();
     return sp > lo ? sp - lo : 0;
 }

@@ -29,7 +29,7 @@ static struct uco_task *tcb_alloc(struct uco_sched *s)
 
     if (n)
         return uco__container(n, struct uco_task, qnode);
-    c = malloc(sizeof *c);
+    c = aligned_alloc(_Alignof(struct uco_tcb_chunk), sizeof *c);
     if (!c)
         return NULL;
     c->next = s->chunks;
@@ -125,6 +125,7 @@ int uco__spawn(struct uco_sched *s, struct uco_task **task, uco_fn *fn,
         return rc;
     }
     t->magic = UCO_TASK_MAGIC;
+    t->stack_lo = uco__stack_lo(&t->stack);
     t->shielded = t->finishing = false;
     /* born cancelled: after main ended, or into a group being cancelled */
     t->cancelled = s->main_done || (g && (g->cancelled || g->owner->cancelled));
