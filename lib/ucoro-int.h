@@ -309,9 +309,9 @@ struct uco_frame {
  * bound, state and flags, and with the fast switch the saved sp, which
  * follows them (a ucontext_t spans several lines whatever its place).
  * Before, those fields lay on four lines of a block at any offset.  The
- * fast yield then measured 0.96x the time among 2 tasks, 0.92x among 100
- * and 0.93x among 10,000, the ucontext one 0.985x among 2 and 0.92x among
- * 10,000 (alternating runs on one CPU). */
+ * fast yield then measured 0.96x the time among 2 tasks, 0.94x among 100
+ * and 0.91x among 10,000, the ucontext one 0.99x among 2, the same among
+ * 100 and 0.94x among 10,000 (alternating runs on one CPU). */
 struct uco_task {
     _Alignas(64) struct uco_list qnode;   /* READY: on sched->runq; WAITING: on the wait
                                 list of what it waits for, or unlinked;

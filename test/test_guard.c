@@ -1091,6 +1091,57 @@ static void test_overflow_in_scheduler_code(void **state)
     release_shared(bad);
 }
 
+/* The same inside a uco_call body, whose own stack is the one that runs
+ * out: the library's reserve is measured against that stack, not the
+ * task's. */
+static void *frame_digger(void *arg)
+{
+    uco_attr a = { .stack_size = 16 * 1024, .flags = UCO_SANDBOX };
+    int *bad = arg;
+    int rc = uco_call(digger, NULL, &a, NULL);
+
+    if (rc != 0 && rc != UCO_ESTACK)
+        (*bad)++;
+    /* the task goes on: its own stack is untouched */
+    if (uco_sleep(UCO_MSEC(1)) != 0)
+        (*bad)++;
+    return NULL;
+}
+
+static void *frame_overflow_main(void *arg)
+{
+    uco_task *d, *t;
+
+    uco_spawn(&t, tick3, NULL, NULL);
+    uco_spawn(&d, frame_digger, arg, NULL);
+    if (uco_join(d, NULL, UCO_NEVER) != 0)
+        (*(int *)arg)++;
+    if (uco_join(t, NULL, UCO_NEVER) != 0)
+        (*(int *)arg)++;
+    return NULL;
+}
+
+static void frame_overflow_child(void *shared)
+{
+    int *bad = shared;
+    for (leave_mode = 0; leave_mode < 2; leave_mode++)
+        for (leave_bytes = 0; leave_bytes <= 1536;
+             leave_bytes += leave_bytes < 256 ? 8 : 40)
+            if (uco_run(frame_overflow_main, bad, NULL) != 0)
+                (*bad)++;
+}
+
+static void test_overflow_in_scheduler_code_in_frame(void **state)
+{
+    struct child c;
+    int *bad;
+    (void)state;
+    bad = run_child(frame_overflow_child, &c);
+    assert_exit_code(&c, 0);
+    assert_int_equal(*bad, 0);
+    release_shared(bad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1106,6 +1157,7 @@ int main(void)
         cmocka_unit_test(test_two_threads_overflow),
         cmocka_unit_test(test_stack_remaining),
         cmocka_unit_test(test_overflow_in_scheduler_code),
+        cmocka_unit_test(test_overflow_in_scheduler_code_in_frame),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
