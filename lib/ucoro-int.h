@@ -433,11 +433,14 @@ static inline struct uco_task *uco__self(void)
     return s ? s->current : NULL;
 }
 
-/* A handle that may be used in this thread's scheduler. */
+/* A handle that may be used in this thread's scheduler.  A pointer not
+ * aligned as a control block is not one, and is refused before anything
+ * is read through it. */
 static inline bool uco__task_valid(const struct uco_sched *s,
                                    const struct uco_task *t)
 {
-    return t && s && t->magic == UCO_TASK_MAGIC && t->sched == s;
+    return t && s && ((uintptr_t)t & (_Alignof(struct uco_task) - 1)) == 0 &&
+           t->magic == UCO_TASK_MAGIC && t->sched == s;
 }
 
 /* True when a suspension point of t must return -ECANCELED. */

@@ -84,11 +84,20 @@ static void test_spawn_bad(void **state)
 
 static void *bad_calls_main(void *arg)
 {
-    static long junk[1024]; /* not a task: garbage where a block would be */
+    /* not a task: garbage where a block would be, at an address aligned
+     * as one (refused for its contents) and at one that is not (refused
+     * for the address alone) */
+    static _Alignas(64) long junk[1024];
     uco_task *fake = (uco_task *)junk;
+    uco_task *skewed = (uco_task *)(junk + 1);
     uco_group *g = NULL;
     (void)arg;
     memset(junk, 0x5a, sizeof junk);
+    assert_int_equal(uco_join(skewed, NULL, UCO_NEVER), -EINVAL);
+    assert_int_equal(uco_detach(skewed), -EINVAL);
+    assert_int_equal(uco_cancel(skewed), -EINVAL);
+    assert_int_equal(uco_task_state(skewed), -EINVAL);
+    assert_int_equal(uco_task_state(fake), -EINVAL);
     assert_int_equal(uco_sleep(-1), -EINVAL);
     assert_int_equal(uco_sleep_until(-7), -EINVAL);
     assert_int_equal(uco_join(NULL, NULL, UCO_NEVER), -EINVAL);
