@@ -1051,6 +1051,25 @@ static void *tick3(void *arg)
     return NULL;
 }
 
+/* In the second series the task digs in a uco_call body, whose own stack
+ * is the one that runs out: the library's reserve is measured against
+ * that stack, not the task's. */
+static int in_frame;
+
+static void *frame_digger(void *arg)
+{
+    uco_attr a = { .stack_size = 16 * 1024, .flags = UCO_SANDBOX };
+    int *bad = arg;
+    int rc = uco_call(digger, NULL, &a, NULL);
+
+    if (rc != 0 && rc != UCO_ESTACK)
+        (*bad)++;
+    /* the task goes on: its own stack is untouched */
+    if (uco_sleep(UCO_MSEC(1)) != 0)
+        (*bad)++;
+    return NULL;
+}
+
 static void *scheduler_overflow_main(void *arg)
 {
     uco_attr a = { .stack_size = 16 * 1024, .name = "digger", .flags = UCO_SANDBOX };
@@ -1059,9 +1078,12 @@ static void *scheduler_overflow_main(void *arg)
     int rc;
 
     uco_spawn(&t, tick3, NULL, NULL);
-    uco_spawn(&d, digger, NULL, &a);
+    if (in_frame)
+        uco_spawn(&d, frame_digger, bad, NULL);
+    else
+        uco_spawn(&d, digger, NULL, &a);
     rc = uco_join(d, NULL, UCO_NEVER);
-    if (rc != 0 && rc != UCO_ESTACK)
+    if (rc != 0 && (in_frame || rc != UCO_ESTACK))
         (*bad)++;
     if (uco_join(t, NULL, UCO_NEVER) != 0)
         (*bad)++;
@@ -1080,66 +1102,27 @@ static void scheduler_overflow_child(void *shared)
                 (*bad)++;
 }
 
-static void test_overflow_in_scheduler_code(void **state)
+static void scheduler_overflow_series(int frame)
 {
     struct child c;
     int *bad;
-    (void)state;
+    in_frame = frame;
     bad = run_child(scheduler_overflow_child, &c);
     assert_exit_code(&c, 0);
     assert_int_equal(*bad, 0);
     release_shared(bad);
 }
 
-/* The same inside a uco_call body, whose own stack is the one that runs
- * out: the library's reserve is measured against that stack, not the
- * task's. */
-static void *frame_digger(void *arg)
+static void test_overflow_in_scheduler_code(void **state)
 {
-    uco_attr a = { .stack_size = 16 * 1024, .flags = UCO_SANDBOX };
-    int *bad = arg;
-    int rc = uco_call(digger, NULL, &a, NULL);
-
-    if (rc != 0 && rc != UCO_ESTACK)
-        (*bad)++;
-    /* the task goes on: its own stack is untouched */
-    if (uco_sleep(UCO_MSEC(1)) != 0)
-        (*bad)++;
-    return NULL;
-}
-
-static void *frame_overflow_main(void *arg)
-{
-    uco_task *d, *t;
-
-    uco_spawn(&t, tick3, NULL, NULL);
-    uco_spawn(&d, frame_digger, arg, NULL);
-    if (uco_join(d, NULL, UCO_NEVER) != 0)
-        (*(int *)arg)++;
-    if (uco_join(t, NULL, UCO_NEVER) != 0)
-        (*(int *)arg)++;
-    return NULL;
-}
-
-static void frame_overflow_child(void *shared)
-{
-    int *bad = shared;
-    for (leave_mode = 0; leave_mode < 2; leave_mode++)
-        for (leave_bytes = 0; leave_bytes <= 1536;
-             leave_bytes += leave_bytes < 256 ? 8 : 40)
-            if (uco_run(frame_overflow_main, bad, NULL) != 0)
-                (*bad)++;
+    (void)state;
+    scheduler_overflow_series(0);
 }
 
 static void test_overflow_in_scheduler_code_in_frame(void **state)
 {
-    struct child c;
-    int *bad;
     (void)state;
-    bad = run_child(frame_overflow_child, &c);
-    assert_exit_code(&c, 0);
-    assert_int_equal(*bad, 0);
-    release_shared(bad);
+    scheduler_overflow_series(1);
 }
 
 int main(void)
