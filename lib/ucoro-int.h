@@ -313,9 +313,9 @@ struct uco_frame {
  * and 0.91x among 10,000, the ucontext one 0.99x among 2, the same among
  * 100 and 0.94x among 10,000 (alternating runs on one CPU). */
 struct uco_task {
-    _Alignas(64) struct uco_list qnode;   /* READY: on sched->runq; WAITING: on the wait
-                                list of what it waits for, or unlinked;
-                                released: on sched->free_tcbs */
+    /* READY: on sched->runq; WAITING: on the wait list of what it waits
+     * for, or unlinked; released: on sched->free_tcbs */
+    _Alignas(64) struct uco_list qnode;
     uintptr_t stack_lo;      /* lowest usable byte of the stack it runs on:
                                 its own, or its innermost frame's (kept by
                                 uco__frame_resume, read by uco__stack_ensure
