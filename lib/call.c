@@ -149,7 +149,7 @@ int uco__frame_start(struct uco_frame *f, uco_fn *fn, void *arg,
 void uco__frame_resume(struct uco_frame *f)
 {
     struct uco_task *self = uco__self();
-    struct uco_frame **slot = self ? &self->frame : &thread_frame;
+    struct uco_frame **slot = uco__frame_slot();
     uintptr_t lo = self ? self->stack_lo : 0;
 
     f->parent = *slot;
