@@ -155,9 +155,10 @@ typedef void uco_gen_fn(uco_gen *gen, void *arg);
  * -EAGAIN. */
 UCO_API int uco_gen_create(uco_gen **gen, uco_gen_fn *fn, void *arg,
                            const uco_attr *attr);
-/* Run the body until its next uco_gen_yield.  1: *value holds the value;
- * 0: the body has ended (and on every later call); UCO_ESTACK: a sandboxed
- * body overflowed; -EBUSY: called from inside the generator; -EINVAL. */
+/* Run the body until its next uco_gen_yield.  1: *value holds the value
+ * (NULL in every other case); 0: the body has ended; UCO_ESTACK: a
+ * sandboxed body overflowed (either again on every later call); -EBUSY:
+ * called from inside the generator; -EINVAL. */
 UCO_API int uco_gen_next(uco_gen *gen, void **value);
 /* Inside fn: hand value to uco_gen_next and suspend.  0, -ECANCELED (the
  * generator is being destroyed: unwind), -EPERM (not from gen's own

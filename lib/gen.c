@@ -60,12 +60,12 @@ int uco_gen_create(uco_gen **out, uco_gen_fn *fn, void *arg,
 
 int uco_gen_next(uco_gen *g, void **value)
 {
+    if (value) /* NULL in every case but a yield, errors included */
+        *value = NULL;
     if (!g)
         return -EINVAL;
     if (g->running)
         return -EBUSY;
-    if (value)
-        *value = NULL;
     if (g->f.done)
         return g->f.outcome;
     g->started = true;

@@ -531,6 +531,7 @@ static void test_driver_cancelled_while_body_sleeps(void **state)
 static struct {
     int yield_other, next_self, yield_from_call, yield_own;
     uco_gen *other;
+    void *next_self_value;
 } mu;
 
 static void *call_body(void *g)
@@ -541,8 +542,11 @@ static void *call_body(void *g)
 
 static void misuse_body(uco_gen *g, void *arg)
 {
+    void *v = V(9);
+
     (void)arg;
-    mu.next_self = uco_gen_next(g, NULL);
+    mu.next_self = uco_gen_next(g, &v);
+    mu.next_self_value = v;
     mu.yield_other = uco_gen_yield(mu.other, V(3)); /* another generator */
     if (uco_call(call_body, g, NULL, NULL) != 0)
         bad++;
@@ -572,6 +576,7 @@ static void test_misuse(void **state)
     assert_int_equal(uco_gen_next(g, &v), 1);
     assert_int_equal(N(v), 4);
     assert_int_equal(mu.next_self, -EBUSY);
+    assert_null(mu.next_self_value); /* *value is NULL on an error too */
     assert_int_equal(mu.yield_other, -EPERM);
     assert_int_equal(mu.yield_from_call, -EPERM); /* a uco_call inside it */
     assert_int_equal(uco_gen_yield(g, NULL), -EPERM);
@@ -605,6 +610,7 @@ static void test_bad_input(void **state)
 {
     uco_gen *g = (uco_gen *)V(1);
     uco_attr a;
+    void *v;
 
     (void)state;
     assert_int_equal(uco_gen_create(NULL, idle_body, NULL, NULL), -EINVAL);
@@ -619,6 +625,9 @@ static void test_bad_input(void **state)
     a.stack_size = SIZE_MAX;
     assert_int_equal(uco_gen_create(&g, idle_body, NULL, &a), -EINVAL);
     assert_int_equal(uco_gen_next(NULL, NULL), -EINVAL);
+    v = V(2);
+    assert_int_equal(uco_gen_next(NULL, &v), -EINVAL);
+    assert_null(v);
     assert_int_equal(uco_gen_yield(NULL, NULL), -EINVAL);
     uco_gen_destroy(NULL); /* a no-op */
     /* a good one still works afterwards */
