@@ -33,12 +33,13 @@ const char *uco_strerror(int err)
         return "resource temporarily unavailable (for stacks: the process "
                "reached vm.max_map_count)";
     case -ECANCELED: return "cancelled";
-    case -ETIMEDOUT: return "deadline passed";
-    case -EPERM: return "not allowed here (outside a task?)";
+    case -ETIMEDOUT: return "deadline passed (from a socket: timed out)";
+    case -EPERM:
+        return "not allowed here (outside a task?), or operation not permitted";
     case -EDEADLK: return "would wait for itself (deadlock)";
     case -EBUSY: return "busy";
-    case -EPIPE: return "closed";
-    case -ENOENT: return "nothing to pop";
+    case -EPIPE: return "closed (a channel, or a pipe's or socket's other end)";
+    case -ENOENT: return "nothing to pop (or no such file or directory)";
     case -EOVERFLOW: return "value too large";
     case -EBADF: return "bad file descriptor (or closed while waited on)";
     default:
