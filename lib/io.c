@@ -8,12 +8,14 @@
  * elsewhere or when UCO_IO=poll asks for it.  While tasks keep running,
  * the fds are also polled without blocking every UCO_IO_TICK switches.
  *
- * epoll registrations stay in place between waits, with the interest they
- * had: a task that waits on the same fd again (the usual loop of read,
- * wait, read) makes no system call to register.  An event that finds no
- * waiter for it narrows the interest then.  The kernel drops registrations
- * when the fd is closed, and a later EPOLL_CTL_MOD failing with ENOENT
- * (the number was reused) re-adds.
+ * epoll registrations are one-shot and stay in place between waits: each
+ * wait arms its fd with one EPOLL_CTL_MOD, and the event that wakes the
+ * waiter disarms it, so that an fd nobody waits on is never reported.
+ * Arming at every wait is what keeps an fd closed with close(2) right:
+ * the kernel dropped its registration then, so the MOD fails, with ENOENT
+ * when the number was reused (the new file is added) and EBADF when it is
+ * not open (the wait returns -EBADF); a registration kept without asking
+ * would leave a wait on the reused number waiting for good.
  * uco_fd_close wakes the fd's waiters with -EBADF before closing.
  */
 #include "ucoro-int.h"
@@ -34,8 +36,7 @@ enum { IO_EPOLL, IO_POLL };
 
 struct fdslot {
     struct uco_task *reader, *writer; /* waiting tasks, or NULL */
-    uint32_t armed;                   /* interest registered in epoll */
-    bool in_epoll;
+    bool in_epoll;                    /* registered (armed or not) */
 };
 
 struct uco_io {
@@ -125,44 +126,34 @@ static struct fdslot *slot_of(struct uco_io *io, int fd)
     return &io->fds[fd];
 }
 
-/* Tell epoll the interest of fd's waiters: widen it when they want more
- * than is registered, or (exact) set it to what they want.  0 or a
- * negative errno. */
-static int arm(struct uco_io *io, int fd, struct fdslot *sl, bool exact)
+/* Arm fd's one-shot registration with the interest of its waiters (none:
+ * leave it disarmed).  0 or a negative errno. */
+static int arm(struct uco_io *io, int fd, struct fdslot *sl)
 {
 #ifdef UCO_HAVE_EPOLL
     struct epoll_event ev;
     uint32_t want = (sl->reader ? EPOLLIN : 0) | (sl->writer ? EPOLLOUT : 0);
+    int op = sl->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 
-    if (io->backend != IO_EPOLL ||
-        (sl->in_epoll && (exact ? want == sl->armed : (want & ~sl->armed) == 0)))
+    if (io->backend != IO_EPOLL || !want)
         return 0;
-    if (exact && want == 0 && sl->in_epoll) {
-        /* nobody waits: errors and hang-ups are reported even with no
-         * interest, so the registration goes */
-        epoll_ctl(io->epfd, EPOLL_CTL_DEL, fd, NULL);
-        sl->in_epoll = false;
-        sl->armed = 0;
-        return 0;
-    }
     memset(&ev, 0, sizeof ev);
-    ev.events = want;
+    ev.events = want | EPOLLONESHOT;
     ev.data.fd = fd;
-    if (sl->in_epoll && epoll_ctl(io->epfd, EPOLL_CTL_MOD, fd, &ev) == 0) {
-        sl->armed = want;
-        return 0;
+    if (epoll_ctl(io->epfd, op, fd, &ev) != 0) {
+        if (errno != ENOENT && errno != EEXIST)
+            return -errno;
+        /* closed with close(2) and the number reused (or the other way
+         * round: registered unknown to us) */
+        op = errno == ENOENT ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+        if (epoll_ctl(io->epfd, op, fd, &ev) != 0)
+            return -errno;
     }
-    if (sl->in_epoll && errno != ENOENT)
-        return -errno;
-    if (epoll_ctl(io->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
-        return -errno;
     sl->in_epoll = true;
-    sl->armed = want;
 #else
     (void)io;
     (void)fd;
     (void)sl;
-    (void)exact;
 #endif
     return 0;
 }
@@ -177,6 +168,15 @@ static void ready(struct uco_sched *s, struct fdslot *sl, bool rd, bool wr)
         uco__wake(s, r, r == w ? both : UCO_READ);
     if (w && wr && w->state == UCO_S_WAITING)
         uco__wake(s, w, r == w ? both : UCO_WRITE);
+}
+
+/* Wake fd's waiters with the error rc. */
+static void fail(struct uco_sched *s, struct fdslot *sl, int rc)
+{
+    if (sl->reader && sl->reader->state == UCO_S_WAITING)
+        uco__wake(s, sl->reader, rc);
+    if (sl->writer && sl->writer->state == UCO_S_WAITING)
+        uco__wake(s, sl->writer, rc);
 }
 
 /* Time left until deadline as a timespec; NULL for no limit. */
@@ -222,10 +222,14 @@ static void poll_epoll(struct uco_sched *s, struct uco_io *io, int64_t deadline)
         struct fdslot *sl = &io->fds[fd];
         bool rd = e & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP);
         bool wr = e & (EPOLLOUT | EPOLLHUP | EPOLLERR);
-        if ((rd && !sl->reader) || (wr && !sl->writer) ||
-            (!rd && !wr && !sl->reader && !sl->writer))
-            arm(io, fd, sl, true); /* nobody waits for that: narrow */
+        int rc;
+
         ready(s, sl, rd, wr);
+        /* the event disarmed the fd: arm it again for a waiter in the
+         * other direction */
+        rc = arm(io, fd, sl);
+        if (rc < 0)
+            fail(s, sl, rc);
     }
 }
 #endif
@@ -325,8 +329,11 @@ int uco_fd_wait(int fd, unsigned events, int64_t deadline)
     io = get_io(s, &rc);
     if (!io)
         return rc;
-    if (fd == io->epfd || (io->backend == IO_POLL && fcntl(fd, F_GETFD) < 0))
-        return -EBADF; /* (epoll_ctl says so for the other backend; the
+    if (fd == io->epfd ||
+        ((io->backend == IO_POLL || (size_t)fd >= io->nfds) &&
+         fcntl(fd, F_GETFD) < 0))
+        return -EBADF; /* (epoll_ctl says so for the other backend, but
+                          the table grows to the fd's number first; the
                           library's own epoll fd is not the caller's) */
     sl = slot_of(io, fd);
     if (!sl)
@@ -338,7 +345,7 @@ int uco_fd_wait(int fd, unsigned events, int64_t deadline)
         sl->reader = self;
     if (events & UCO_WRITE)
         sl->writer = self;
-    rc = arm(io, fd, sl, false);
+    rc = arm(io, fd, sl);
     if (rc == -EPERM) {
         /* a regular file or the like: always ready, as poll says */
         rc = (int)events;
@@ -369,16 +376,12 @@ int uco_fd_close(int fd)
         return -EBADF;
     if (io && (size_t)fd < io->nfds) {
         struct fdslot *sl = &io->fds[fd];
-        if (sl->reader && sl->reader->state == UCO_S_WAITING)
-            uco__wake(s, sl->reader, -EBADF);
-        if (sl->writer && sl->writer->state == UCO_S_WAITING)
-            uco__wake(s, sl->writer, -EBADF);
+        fail(s, sl, -EBADF);
 #ifdef UCO_HAVE_EPOLL
         if (sl->in_epoll)
             epoll_ctl(io->epfd, EPOLL_CTL_DEL, fd, NULL);
 #endif
         sl->in_epoll = false;
-        sl->armed = 0;
     }
     return close(fd) == 0 ? 0 : -errno;
 }

@@ -19,6 +19,7 @@
 #include "fixture.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -516,6 +517,118 @@ static void test_fd_close_then_reuse(void **state)
     assert_int_equal(fc.new_rc, UCO_READ);
 }
 
+/* An fd waited on and then closed with close(2), not uco_fd_close: a
+ * wait on its number afterwards says -EBADF, and once the number is
+ * reused, a wait on the new file sees it become ready (the registration
+ * of the old one is gone with it). */
+static struct {
+    int first, closed_rc, reused, new_rc;
+} pc;
+
+static void *pipe_writer(void *arg)
+{
+    uco_sleep(UCO_MSEC(10));
+    if (write(*(int *)arg, "y", 1) != 1)
+        bad++;
+    return NULL;
+}
+
+static void *plain_close_main(void *arg)
+{
+    int p[2], q[2];
+    char c;
+    uco_task *w;
+    (void)arg;
+    task_pipe(p);
+    if (write(p[1], "x", 1) != 1 || !fd_open(p[0]))
+        bad++;
+    pc.first = uco_fd_wait(p[0], UCO_READ, UCO_NEVER);
+    if (read(p[0], &c, 1) != 1)
+        bad++;
+    close(p[0]);
+    close(p[1]);
+    pc.closed_rc = uco_fd_wait(p[0], UCO_READ, uco_now() + UCO_MSEC(100));
+    task_pipe(q);
+    pc.reused = q[0] == p[0];
+    w = spawn(pipe_writer, &q[1]);
+    pc.new_rc = uco_fd_wait(q[0], UCO_READ, uco_now() + UCO_SEC(1));
+    OK(join(w));
+    OK(uco_fd_close(q[0]));
+    OK(uco_fd_close(q[1]));
+    return NULL;
+}
+
+static void test_plain_close_then_reuse(void **state)
+{
+    (void)state;
+    memset(&pc, 0, sizeof pc);
+    assert_int_equal(run_main(plain_close_main, NULL), 0);
+    assert_int_equal(bad, 0);
+    assert_int_equal(pc.first, UCO_READ);
+    assert_int_equal(pc.closed_rc, -EBADF);
+    assert_true(pc.reused);
+    assert_int_equal(pc.new_rc, UCO_READ);
+}
+
+/* A reader and a writer wait on one socket; the reader is woken first,
+ * and the writer is still woken when the socket becomes writable. */
+static int rw_sv[2];
+static struct {
+    int r_rc, w_rc;
+} rw;
+
+static void *rw_reader(void *arg)
+{
+    (void)arg;
+    rw.r_rc = uco_fd_wait(rw_sv[0], UCO_READ, uco_now() + UCO_SEC(2));
+    return NULL;
+}
+
+static void *rw_writer(void *arg)
+{
+    (void)arg;
+    rw.w_rc = uco_fd_wait(rw_sv[0], UCO_WRITE, uco_now() + UCO_SEC(2));
+    return NULL;
+}
+
+static void *reader_writer_main(void *arg)
+{
+    static char buf[1 << 16];
+    uco_task *r, *w;
+    (void)arg;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, rw_sv) != 0) {
+        bad++;
+        return NULL;
+    }
+    while (write(rw_sv[0], buf, sizeof buf) > 0) /* fill: not writable */
+        ;
+    r = spawn(rw_reader, NULL);
+    w = spawn(rw_writer, NULL);
+    uco_sleep(UCO_MSEC(10));
+    if (write(rw_sv[1], "x", 1) != 1) /* the reader's turn */
+        bad++;
+    uco_sleep(UCO_MSEC(10));
+    if (rw.r_rc != UCO_READ || rw.w_rc != 0)
+        bad++;
+    while (read(rw_sv[1], buf, sizeof buf) > 0) /* now the writer's */
+        ;
+    OK(join(r));
+    OK(join(w));
+    OK(uco_fd_close(rw_sv[0]));
+    OK(uco_fd_close(rw_sv[1]));
+    return NULL;
+}
+
+static void test_reader_and_writer_on_one_fd(void **state)
+{
+    (void)state;
+    memset(&rw, 0, sizeof rw);
+    assert_int_equal(run_main(reader_writer_main, NULL), 0);
+    assert_int_equal(bad, 0);
+    assert_int_equal(rw.r_rc, UCO_READ);
+    assert_int_equal(rw.w_rc, UCO_WRITE);
+}
+
 /* ------------------------------------------------------------------ */
 /* Bad input and calls outside a task                                  */
 /* ------------------------------------------------------------------ */
@@ -542,6 +655,8 @@ static void *bad_input_main(void *arg)
     bi[9] = (int)uco_write(closed[1], "a", 1, UCO_NEVER);
     /* nothing was left registered: a wait still works */
     bi[10] = uco_fd_wait(pfd[1], UCO_WRITE, UCO_NEVER);
+    /* with the fd table made: a number far beyond it grows nothing */
+    bi[11] = uco_fd_wait(INT_MAX, UCO_READ, UCO_NEVER);
     OK(uco_fd_close(pfd[0]));
     OK(uco_fd_close(pfd[1]));
     return NULL;
@@ -564,6 +679,7 @@ static void test_bad_input(void **state)
     assert_int_equal(bi[8], -EBADF);
     assert_int_equal(bi[9], -EBADF);
     assert_int_equal(bi[10], UCO_WRITE);
+    assert_int_equal(bi[11], -EBADF);
 }
 
 static void test_outside_task(void **state)
@@ -1094,6 +1210,49 @@ static void test_no_spin_on_hangup(void **state)
     close(other_fd[1]);
 }
 
+/* An fd closed with close(2) while its file stays open under another
+ * number (dup): the kernel keeps the old registration, which becomes
+ * ready; the scheduler must not spin on it while it waits on another fd. */
+static struct {
+    int first, rc;
+    int64_t cpu;
+} st;
+
+static void *stale_main(void *arg)
+{
+    int p[2], q[2], keep;
+    int64_t c;
+    (void)arg;
+    task_pipe(p);
+    task_pipe(q);
+    keep = dup(p[0]);
+    st.first = uco_fd_wait(p[0], UCO_READ, uco_now() + UCO_MSEC(10));
+    close(p[0]);
+    if (write(p[1], "x", 1) != 1) /* the old registration is ready */
+        bad++;
+    c = cpu_now();
+    st.rc = uco_fd_wait(q[0], UCO_READ, uco_now() + UCO_MSEC(300));
+    st.cpu = cpu_now() - c;
+    close(keep);
+    close(p[1]);
+    OK(uco_fd_close(q[0]));
+    OK(uco_fd_close(q[1]));
+    return NULL;
+}
+
+static void test_no_spin_on_stale_registration(void **state)
+{
+    (void)state;
+    memset(&st, 0, sizeof st);
+    assert_int_equal(run_main(stale_main, NULL), 0);
+    assert_int_equal(bad, 0);
+    assert_int_equal(st.first, -ETIMEDOUT);
+    assert_int_equal(st.rc, -ETIMEDOUT);
+    printf("cpu during a 300 ms wait beside a stale registration: %.3f s\n",
+           (double)st.cpu / 1e9);
+    assert_true(st.cpu < UCO_MSEC(100)); /* spinning burns about 300 ms */
+}
+
 #define T(f) cmocka_unit_test_setup(f, reset)
 
 int main(void)
@@ -1109,6 +1268,8 @@ int main(void)
         T(test_two_readers),
         T(test_fd_close_wakes),
         T(test_fd_close_then_reuse),
+        T(test_plain_close_then_reuse),
+        T(test_reader_and_writer_on_one_fd),
         T(test_bad_input),
         T(test_outside_task),
         T(test_read_write_1mib),
@@ -1116,6 +1277,7 @@ int main(void)
         T(test_connect_refused),
         T(test_blocks_in_kernel),
         T(test_yielders_do_not_starve),
+        T(test_no_spin_on_stale_registration),
     };
     const char *e = getenv("UCO_IO");
 
