@@ -48,9 +48,19 @@ void uco__wake(struct uco_sched *s, struct uco_task *t, int reason)
 void uco__wait_expire(struct uco_sched *s, int64_t now)
 {
     struct uco_task *t;
+    /* a task in uco_yield has queued itself before the clock was read:
+     * the sleepers that came due before that go ahead of it */
+    struct uco_task *y = s->current && s->current->state == UCO_S_READY
+                             ? s->current
+                             : NULL;
 
-    while ((t = uco__sleepq_top(&s->sleepq)) && t->deadline <= now)
+    while ((t = uco__sleepq_top(&s->sleepq)) && t->deadline <= now) {
         uco__wake(s, t, -ETIMEDOUT);
+        if (y) {
+            uco__list_remove(&t->qnode);
+            uco__list_push(&y->qnode, &t->qnode); /* (just before y) */
+        }
+    }
 }
 
 int uco_sleep_until(int64_t deadline)

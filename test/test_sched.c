@@ -196,6 +196,48 @@ static void test_sleep_zero_lets_others_run(void **state)
     assert_string_equal(tr.buf, "z1 x y z2 x y z3 x y");
 }
 
+/* A sleeper whose deadline passed while the caller ran without yielding
+ * became ready before the caller's yield: it runs first, once per yield
+ * (uco_yield and uco_sleep(0) alike). */
+static void *due_sleeper(void *arg)
+{
+    (void)arg;
+    uco_sleep(UCO_MSEC(1));
+    trace_add(&tr, "s");
+    return NULL;
+}
+
+static void *due_main(void *arg)
+{
+    bool sleep0 = arg != NULL;
+    uco_task *a, *b;
+    int64_t until;
+
+    assert_int_equal(uco_spawn(&a, due_sleeper, NULL, NULL), 0);
+    assert_int_equal(uco_spawn(&b, due_sleeper, NULL, NULL), 0);
+    assert_int_equal(uco_yield(), 0); /* both go to sleep */
+    until = uco_now() + UCO_MSEC(5);
+    while (uco_now() < until) /* busy: both deadlines pass meanwhile */
+        ;
+    trace_add(&tr, "m");
+    assert_int_equal(sleep0 ? uco_sleep(0) : uco_yield(), 0);
+    trace_add(&tr, "m");
+    assert_int_equal(uco_join(a, NULL, UCO_NEVER), 0);
+    assert_int_equal(uco_join(b, NULL, UCO_NEVER), 0);
+    return NULL;
+}
+
+static void test_yield_after_due_sleepers(void **state)
+{
+    (void)state;
+    memset(&tr, 0, sizeof tr);
+    assert_int_equal(run_main(due_main, NULL), 0);
+    assert_string_equal(tr.buf, "m s s m");
+    memset(&tr, 0, sizeof tr);
+    assert_int_equal(run_main(due_main, "sleep 0"), 0);
+    assert_string_equal(tr.buf, "m s s m");
+}
+
 /* A sleeper wakes on time even while other tasks yield without pause. */
 static volatile bool stop_spinning;
 
@@ -496,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_sleep_order_and_time),
         cmocka_unit_test(test_equal_deadlines_fifo),
         cmocka_unit_test(test_sleep_zero_lets_others_run),
+        cmocka_unit_test(test_yield_after_due_sleepers),
         cmocka_unit_test(test_sleep_among_busy_tasks),
         cmocka_unit_test(test_idle_blocks),
         cmocka_unit_test(test_run_result),
