@@ -58,10 +58,17 @@ static inline void uco__list_remove(struct uco_list *n)
     n->next = n->prev = n;
 }
 
-/* Unlink and return the head's first node, or NULL when empty. */
+/* Unlink and return the head's first node, or NULL when empty.  (The
+ * empty asm keeps n a plain word read: gcc's vectorizer otherwise may
+ * read the head's two words at once, right after a push stored one of
+ * them, and that read waits for the store to reach the cache, behind
+ * every older store: with the expiry of sleepers moved before the yield's
+ * push, a yield among 10,000 tasks took 2.3x the time without it, 1.4x
+ * with it.) */
 static inline struct uco_list *uco__list_pop(struct uco_list *head)
 {
     struct uco_list *n = head->next;
+    __asm__("" : "+r"(n));
     if (n == head)
         return NULL;
     uco__list_remove(n);
