@@ -21,6 +21,7 @@
  */
 #include "ucoro-int.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -448,6 +449,30 @@ void uco__ctx_switch(uco_ctx *from, uco_ctx *to)
     swapcontext(&from->uc, &to->uc);
     tools_arrive(from);
 }
+#endif
+
+#if UCO_YIELD_ASM
+/* uco__yield_switch(from, to): ucoro-int.h says what and why. */
+_Static_assert(offsetof(uco_ctx, uc) == 0, "a uco_ctx is passed as its ucontext_t");
+__asm__(".text\n"
+        ".p2align 4\n"
+        ".globl uco__yield_switch\n"
+        ".hidden uco__yield_switch\n"
+        ".type uco__yield_switch,@function\n"
+        "uco__yield_switch:\n"
+        "    .cfi_startproc\n"
+        "    subq $8, %rsp\n"
+        "    .cfi_adjust_cfa_offset 8\n"
+        "    call swapcontext@PLT\n"
+        "    call uco__yield_end\n"
+        "    addq $8, %rsp\n"
+        "    .cfi_adjust_cfa_offset -8\n"
+        "    popq %rcx\n"
+        "    .cfi_adjust_cfa_offset -8\n"
+        "    .cfi_register %rip, %rcx\n"
+        "    jmp *%rcx\n"
+        "    .cfi_endproc\n"
+        ".size uco__yield_switch, .-uco__yield_switch\n");
 #endif
 
 _Noreturn void uco__ctx_jump(uco_ctx *to)

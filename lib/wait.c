@@ -94,6 +94,17 @@ int uco_sleep(int64_t ns)
     return uco_sleep_until(ns > INT64_MAX - now ? UCO_NEVER : now + ns);
 }
 
+#if UCO_YIELD_ASM
+int uco__yield_end(void)
+{
+    struct uco_sched *s = uco__cur;
+    struct uco_task *self = s->current;
+
+    uco__sched_resumed(s);
+    return uco__cancel_pending(self) ? -ECANCELED : 0;
+}
+#endif
+
 int uco_yield(void)
 {
     struct uco_sched *s = uco__cur;
@@ -105,6 +116,20 @@ int uco_yield(void)
         return -ECANCELED;
     uco__stack_ensure(self, false);
     uco__ready(s, self);
+#if UCO_YIELD_ASM
+    {
+        /* uco__sched_switch, but ending in a tail call where the compiler
+         * makes one (-O1 and up): next is never NULL, self is queued */
+        struct uco_task *next;
+
+        s->leaving = self;
+        next = uco__next_ready(s);
+        if (next != self)
+            return uco__yield_switch(&self->ctx, &next->ctx);
+        return uco__yield_end();
+    }
+#else
     uco__sched_switch(s);
     return uco__cancel_pending(self) ? -ECANCELED : 0;
+#endif
 }
