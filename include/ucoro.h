@@ -33,6 +33,19 @@ extern "C" {
 #define UCO_API
 #endif
 
+/* A function that never returns, in the words of the language compiling
+ * this header: C11's _Noreturn, C++11's [[noreturn]], or GNU C's. */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define UCO_NORETURN [[noreturn]]
+#elif !defined(__cplusplus) && defined(__STDC_VERSION__) && \
+    __STDC_VERSION__ >= 201112L
+#define UCO_NORETURN _Noreturn
+#elif defined(__GNUC__)
+#define UCO_NORETURN __attribute__((noreturn))
+#else
+#define UCO_NORETURN
+#endif
+
 /* ------------------------------------------------------------------ */
 /* Errors, time, version                                              */
 /* ------------------------------------------------------------------ */
@@ -119,7 +132,7 @@ UCO_API int uco_detach(uco_task *task);
 
 /* End the calling task from any depth: its deferred handlers run and
  * result is its return value.  Outside a task: a message, then abort(). */
-UCO_API _Noreturn void uco_exit(void *result);
+UCO_NORETURN UCO_API void uco_exit(void *result);
 
 UCO_API uco_task *uco_self(void);                    /* NULL outside */
 UCO_API uint64_t uco_task_id(const uco_task *task);  /* 0 for NULL */
