@@ -90,18 +90,30 @@ size_t uco__page_size(void)
 #define UCO_NO_ASAN
 #endif
 
+/* Touch room[n - 1] down to room[0] a page (at least 4 KiB) at a time:
+ * the first touch is next to the caller's frame, and no step can jump
+ * over a guard. */
+#define TOUCH_DOWN(room, n)                                                  \
+    do {                                                                     \
+        size_t i_ = (n);                                                     \
+        while (i_ > 4096) {                                                  \
+            (room)[i_ - 1] = 0;                                              \
+            i_ -= 4096;                                                      \
+        }                                                                    \
+        (room)[0] = 0;                                                       \
+        __asm__ volatile("" : : "r"(room) : "memory");                       \
+    } while (0)
+
 UCO_NO_ASAN __attribute__((noinline)) void uco__stack_reserve(void)
 {
     volatile char room[UCO_LIB_STACK];
-    room[0] = 0;
-    __asm__ volatile("" : : "r"(room) : "memory");
+    TOUCH_DOWN(room, sizeof room);
 }
 
 UCO_NO_ASAN __attribute__((noinline)) void uco__stack_reserve_entry(void)
 {
     volatile char room[UCO_LIB_STACK_ENTRY];
-    room[0] = 0;
-    __asm__ volatile("" : : "r"(room) : "memory");
+    TOUCH_DOWN(room, sizeof room);
 }
 
 size_t uco__stack_default_size(void)

@@ -22,6 +22,32 @@
 #define UCO_TLS __thread __attribute__((tls_model("initial-exec")))
 #define UCO_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* The tools the library is built for (switches are told to them, some
+ * reserves are larger): set by the compiler's flags. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UCO_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UCO_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define UCO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UCO_TSAN 1
+#endif
+#endif
+#ifndef UCO_ASAN
+#define UCO_ASAN 0
+#endif
+#ifndef UCO_FAST_SWITCH
+#define UCO_FAST_SWITCH 0
+#endif
+#ifndef UCO_TSAN
+#define UCO_TSAN 0
+#endif
+
 /* ------------------------------------------------------------------ */
 /* Intrusive circular doubly linked list.  An unlinked node points to  */
 /* itself, so removing a node twice is harmless.                       */
@@ -111,11 +137,17 @@ size_t uco__stack_default_size(void);
  * task that is about to run out of stack then faults here, where its
  * rescue has nothing half-done to undo.  The entry points that change
  * state of their own before they reach uco__wait (join, fd waits) reserve
- * deeper, so that the reserve in uco__wait cannot fault after them.  Less
- * than a page, so that it cannot reach past a guard. */
+ * deeper, so that the reserve in uco__wait cannot fault after them.  The
+ * touch goes down a page at a time, so that it cannot skip a guard.  With
+ * AddressSanitizer the same code needs about four times the stack (its
+ * memcpy alone takes 2 KiB). */
+#if UCO_ASAN
+#define UCO_LIB_STACK 8192
+#define UCO_LIB_STACK_ENTRY 12288
+#else
 #define UCO_LIB_STACK 2048
 #define UCO_LIB_STACK_ENTRY 3072
-_Static_assert(UCO_LIB_STACK_ENTRY < 4096, "a reserve must not skip a guard");
+#endif
 void uco__stack_reserve(void);
 void uco__stack_reserve_entry(void);
 /* Normalise attr sizes: rounded to pages, defaults applied.  -EINVAL when
@@ -135,31 +167,6 @@ bool uco__stack_guard_is_mprotect(void);
 /* ------------------------------------------------------------------ */
 /* Contexts (context.c): the only file that touches ucontext           */
 /* ------------------------------------------------------------------ */
-
-/* Which tools to tell about switches: set by the compiler's flags. */
-#if defined(__SANITIZE_ADDRESS__)
-#define UCO_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UCO_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define UCO_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UCO_TSAN 1
-#endif
-#endif
-#ifndef UCO_ASAN
-#define UCO_ASAN 0
-#endif
-#ifndef UCO_FAST_SWITCH
-#define UCO_FAST_SWITCH 0
-#endif
-#ifndef UCO_TSAN
-#define UCO_TSAN 0
-#endif
 
 typedef struct uco_ctx {
 #if UCO_FAST_SWITCH
