@@ -230,6 +230,26 @@ static int map_error(int err)
     return err == -EAGAIN ? -EAGAIN : -ENOMEM;
 }
 
+/* Map len bytes with a guard of guard bytes at the low end: 0 and the
+ * mapping in *map, or a negative errno. */
+static int map_stack(size_t len, size_t guard, char **map)
+{
+    char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+                   -1, 0);
+    int rc;
+
+    if (m == MAP_FAILED)
+        return -errno;
+    rc = guard_install(m, guard);
+    if (rc < 0) {
+        munmap(m, len);
+        return rc;
+    }
+    *map = m;
+    return 0;
+}
+
 int uco__stack_get(struct uco_stack *st, size_t size, size_t guard)
 {
     size_t i, len = size + guard;
@@ -243,15 +263,15 @@ int uco__stack_get(struct uco_stack *st, size_t size, size_t guard)
             return 0;
         }
     }
-    map = mmap(NULL, len, PROT_READ | PROT_WRITE,
-               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-    if (map == MAP_FAILED)
-        return map_error(-errno);
-    rc = guard_install(map, guard);
-    if (rc < 0) {
-        munmap(map, len);
-        return map_error(rc);
+    rc = map_stack(len, guard, &map);
+    if (rc < 0 && pool_n > 0) {
+        /* pooled stacks of other sizes hold address space and mappings:
+         * give them back and try again */
+        uco__stack_pool_drain();
+        rc = map_stack(len, guard, &map);
     }
+    if (rc < 0)
+        return map_error(rc);
     st->map = map;
     st->len = len;
     st->guard = guard;

@@ -186,6 +186,52 @@ static void test_pool_bounded(void **state)
     uco__stack_pool_drain();
 }
 
+/* A mapping refused because pooled stacks of other sizes hold the address
+ * space is tried again once the pool is given back.  In a child limited
+ * to 96 MiB of address space more than it has: four 16 MiB stacks go to
+ * the pool, and a 48 MiB one is then refused unless the pool goes. */
+static void test_pool_drained_when_full(void **state)
+{
+    pid_t pid;
+    int status;
+
+    (void)state;
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct uco_stack st[4], big;
+        struct rlimit as;
+        long vm_kib = -1;
+        char line[256];
+        FILE *f = fopen("/proc/self/status", "r");
+        int i;
+
+        while (f && fgets(line, sizeof line, f))
+            if (strncmp(line, "VmSize:", 7) == 0)
+                vm_kib = strtol(line + 7, NULL, 10);
+        if (f)
+            fclose(f);
+        if (vm_kib <= 0)
+            _exit(10);
+        as.rlim_cur = as.rlim_max = (rlim_t)vm_kib * 1024 + ((rlim_t)96 << 20);
+        if (setrlimit(RLIMIT_AS, &as) != 0)
+            _exit(11);
+        for (i = 0; i < 4; i++)
+            if (uco__stack_get(&st[i], (size_t)16 << 20, uco__page_size()) != 0)
+                _exit(12);
+        for (i = 0; i < 4; i++)
+            uco__stack_put(&st[i]);
+        if (uco__stack_get(&big, (size_t)48 << 20, uco__page_size()) != 0)
+            _exit(13); /* refused: the pool kept the space */
+        uco__stack_put(&big);
+        uco__stack_pool_drain();
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* Count the lines of /proc/self/maps. */
 static long count_maps(void)
 {
@@ -262,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_guard_faults),
         cmocka_unit_test(test_pool_reuse),
         cmocka_unit_test(test_pool_bounded),
+        cmocka_unit_test(test_pool_drained_when_full),
         cmocka_unit_test(test_map_ceiling),
     };
     printf("# guard: %s\n", want_mprotect() ? "mprotect (forced by UCO_GUARD)"
