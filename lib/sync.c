@@ -217,6 +217,10 @@ int uco_cond_wait(uco_cond *c, uco_mutex *m, int64_t deadline)
     if (rc == 0) {
         uco_mutex_unlock(m);
         rc = park(&c->waiters, self, deadline, "condition");
+        if (rc == -ECANCELED && self->wake == 0)
+            uco_cond_signal(c); /* signalled, then cancelled before it
+                                   ran: the signal goes to the next waiter
+                                   instead of being lost */
         /* however the wait ended, the mutex is taken back first, shielded
          * so that a cancelled task still gets it */
         was = self->shielded;

@@ -336,6 +336,57 @@ static void test_cond_signal_broadcast(void **state)
     assert_true(sn[3].woke >= mark[0]);
 }
 
+/* Two waiters; the first is signalled and then cancelled before it runs:
+ * it returns -ECANCELED and the signal wakes the second instead of being
+ * lost (which would leave it waiting until its deadline). */
+static struct {
+    int rc[2];
+    int64_t woke[2];
+} cp;
+
+static void *cond_pass_waiter(void *arg)
+{
+    int i = (int)N(arg);
+    OK(uco_mutex_lock(mx, UCO_NEVER));
+    cp.rc[i] = uco_cond_wait(cv, mx, uco_now() + UCO_SEC(2));
+    cp.woke[i] = uco_now();
+    OK(uco_mutex_unlock(mx));
+    return NULL;
+}
+
+static void *cond_pass_main(void *arg)
+{
+    uco_task *a, *b;
+    int64_t start;
+    (void)arg;
+    OK(uco_mutex_create(&mx));
+    OK(uco_cond_create(&cv));
+    a = spawn(cond_pass_waiter, V(0));
+    b = spawn(cond_pass_waiter, V(1));
+    uco_sleep(UCO_MSEC(5)); /* both wait */
+    start = uco_now();
+    OK(uco_cond_signal(cv)); /* wakes a ... */
+    OK(uco_cancel(a));       /* ... which is cancelled before it runs */
+    if (join(a) != -ECANCELED)
+        bad++;
+    OK(join(b));
+    mark[0] = start;
+    OK(uco_cond_destroy(cv));
+    OK(uco_mutex_destroy(mx));
+    return NULL;
+}
+
+static void test_cond_signal_passed_on(void **state)
+{
+    (void)state;
+    memset(&cp, 0, sizeof cp);
+    assert_int_equal(run_main(cond_pass_main, NULL), 0);
+    assert_int_equal(bad, 0);
+    assert_int_equal(cp.rc[0], -ECANCELED);
+    assert_int_equal(cp.rc[1], 0);
+    assert_true(cp.woke[1] - mark[0] < UCO_SEC(1)); /* not the deadline */
+}
+
 static struct {
     int lost_rc, lost_unlock, not_held_rc;
     int to_rc, to_unlock, cn_rc, cn_unlock, pre_rc, pre_unlock;
@@ -947,6 +998,7 @@ int main(void)
         T(test_mutex_fifo),
         T(test_mutex_errors),
         T(test_cond_signal_broadcast),
+        T(test_cond_signal_passed_on),
         T(test_cond_mutex_always_held),
         T(test_semaphore),
         T(test_waitgroup),
