@@ -90,30 +90,30 @@ size_t uco__page_size(void)
 #define UCO_NO_ASAN
 #endif
 
-/* Touch room[n - 1] down to room[0] a page (at least 4 KiB) at a time:
- * the first touch is next to the caller's frame, and no step can jump
- * over a guard. */
-#define TOUCH_DOWN(room, n)                                                  \
-    do {                                                                     \
-        size_t i_ = (n);                                                     \
-        while (i_ > 4096) {                                                  \
-            (room)[i_ - 1] = 0;                                              \
-            i_ -= 4096;                                                      \
-        }                                                                    \
-        (room)[0] = 0;                                                       \
-        __asm__ volatile("" : : "r"(room) : "memory");                       \
-    } while (0)
+/* Touch p[n - 1] down to p[0], one byte in every 4 KiB (a page at
+ * least): the first touch is next to the caller's frame, and no step can
+ * jump over a guard. */
+static inline __attribute__((always_inline)) void touch_down(volatile char *p,
+                                                             size_t n)
+{
+    size_t off;
+
+    for (off = 0; off < n; off += 4096)
+        p[n - 1 - off] = 0;
+    p[0] = 0;
+    __asm__ volatile("" : : "r"(p) : "memory");
+}
 
 UCO_NO_ASAN __attribute__((noinline)) void uco__stack_reserve(void)
 {
     volatile char room[UCO_LIB_STACK];
-    TOUCH_DOWN(room, sizeof room);
+    touch_down(room, sizeof room);
 }
 
 UCO_NO_ASAN __attribute__((noinline)) void uco__stack_reserve_entry(void)
 {
     volatile char room[UCO_LIB_STACK_ENTRY];
-    TOUCH_DOWN(room, sizeof room);
+    touch_down(room, sizeof room);
 }
 
 size_t uco__stack_default_size(void)
@@ -240,7 +240,7 @@ static int map_stack(size_t len, size_t guard, char **map)
     int rc;
 
     if (m == MAP_FAILED)
-        return -errno;
+        return errno ? -errno : -ENOMEM;
     rc = guard_install(m, guard);
     if (rc < 0) {
         munmap(m, len);
@@ -253,7 +253,7 @@ static int map_stack(size_t len, size_t guard, char **map)
 int uco__stack_get(struct uco_stack *st, size_t size, size_t guard)
 {
     size_t i, len = size + guard;
-    char *map;
+    char *map = NULL;
     int rc;
 
     for (i = pool_n; i-- > 0;) {
