@@ -31,7 +31,14 @@ struct uco_mutex {
 struct uco_cond {
     uint32_t magic;
     struct uco_list waiters;
+    unsigned signalled;      /* tasks woken by uco_cond_signal that have
+                                not returned from uco_cond_wait yet (a
+                                cancelled one passes its signal on) */
 };
+
+/* The wake-up reason of a task woken by uco_cond_signal (a broadcast's
+ * is 0): uco_cond_wait returns 0 for it. */
+enum { COND_SIGNALLED = 1 };
 
 struct uco_sem {
     uint32_t magic;
@@ -199,7 +206,10 @@ int uco_mutex_unlock(uco_mutex *m)
 /* ---- condition variable */
 
 int uco_cond_create(uco_cond **c) { ALLOC(c, uco_cond, COND_MAGIC); return 0; }
-int uco_cond_destroy(uco_cond *c) { DESTROY(c, COND_MAGIC, false); }
+int uco_cond_destroy(uco_cond *c)
+{
+    DESTROY(c, COND_MAGIC, c->signalled != 0);
+}
 
 int uco_cond_wait(uco_cond *c, uco_mutex *m, int64_t deadline)
 {
@@ -216,11 +226,17 @@ int uco_cond_wait(uco_cond *c, uco_mutex *m, int64_t deadline)
         return -EPERM;
     if (rc == 0) {
         uco_mutex_unlock(m);
+        self->wake = 0;
         rc = park(&c->waiters, self, deadline, "condition");
-        if (rc == -ECANCELED && self->wake == 0)
-            uco_cond_signal(c); /* signalled, then cancelled before it
-                                   ran: the signal goes to the next waiter
-                                   instead of being lost */
+        if (self->wake == COND_SIGNALLED) {
+            c->signalled--;
+            if (rc == -ECANCELED)
+                uco_cond_signal(c); /* cancelled before it ran: the signal
+                                       goes on to the next waiter instead
+                                       of being lost */
+            else
+                rc = 0;
+        }
         /* however the wait ended, the mutex is taken back first, shielded
          * so that a cancelled task still gets it */
         was = self->shielded;
@@ -236,8 +252,10 @@ int uco_cond_signal(uco_cond *c)
 {
     if (!c || c->magic != COND_MAGIC)
         return -EINVAL;
-    if (!uco__list_empty(&c->waiters))
-        uco__wake(uco__cur, task_of(c->waiters.next), 0);
+    if (!uco__list_empty(&c->waiters)) {
+        uco__wake(uco__cur, task_of(c->waiters.next), COND_SIGNALLED);
+        c->signalled++;
+    }
     return 0;
 }
 

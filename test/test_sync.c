@@ -338,9 +338,10 @@ static void test_cond_signal_broadcast(void **state)
 
 /* Two waiters; the first is signalled and then cancelled before it runs:
  * it returns -ECANCELED and the signal wakes the second instead of being
- * lost (which would leave it waiting until its deadline). */
+ * lost (which would leave it waiting until its deadline).  Until the
+ * first has returned, the condition variable cannot be destroyed. */
 static struct {
-    int rc[2];
+    int rc[2], destroy_rc, late_rc;
     int64_t woke[2];
 } cp;
 
@@ -367,10 +368,43 @@ static void *cond_pass_main(void *arg)
     start = uco_now();
     OK(uco_cond_signal(cv)); /* wakes a ... */
     OK(uco_cancel(a));       /* ... which is cancelled before it runs */
+    cp.destroy_rc = uco_cond_destroy(cv); /* a will pass the signal on */
     if (join(a) != -ECANCELED)
         bad++;
     OK(join(b));
     mark[0] = start;
+    OK(uco_cond_destroy(cv));
+    OK(uco_mutex_destroy(mx));
+    return NULL;
+}
+
+/* After a broadcast nothing is passed on: a task that begins to wait
+ * after it, while a woken one is cancelled, waits until its deadline. */
+static void *cond_late_waiter(void *arg)
+{
+    (void)arg;
+    OK(uco_mutex_lock(mx, UCO_NEVER));
+    cp.late_rc = uco_cond_wait(cv, mx, uco_now() + UCO_MSEC(50));
+    OK(uco_mutex_unlock(mx));
+    return NULL;
+}
+
+static void *cond_bcast_main(void *arg)
+{
+    uco_task *a, *b, *late;
+    (void)arg;
+    OK(uco_mutex_create(&mx));
+    OK(uco_cond_create(&cv));
+    a = spawn(cond_pass_waiter, V(0));
+    b = spawn(cond_pass_waiter, V(1));
+    uco_sleep(UCO_MSEC(5));
+    OK(uco_cond_broadcast(cv));
+    OK(uco_cancel(a));
+    late = spawn(cond_late_waiter, NULL); /* runs after a and b */
+    if (join(a) != -ECANCELED)
+        bad++;
+    OK(join(b));
+    OK(join(late));
     OK(uco_cond_destroy(cv));
     OK(uco_mutex_destroy(mx));
     return NULL;
@@ -385,6 +419,14 @@ static void test_cond_signal_passed_on(void **state)
     assert_int_equal(cp.rc[0], -ECANCELED);
     assert_int_equal(cp.rc[1], 0);
     assert_true(cp.woke[1] - mark[0] < UCO_SEC(1)); /* not the deadline */
+    assert_int_equal(cp.destroy_rc, -EBUSY);
+
+    memset(&cp, 0, sizeof cp);
+    assert_int_equal(run_main(cond_bcast_main, NULL), 0);
+    assert_int_equal(bad, 0);
+    assert_int_equal(cp.rc[0], -ECANCELED);
+    assert_int_equal(cp.rc[1], 0);
+    assert_int_equal(cp.late_rc, -ETIMEDOUT);
 }
 
 static struct {
