@@ -95,7 +95,9 @@ int uco_sleep(int64_t ns)
 }
 
 #if UCO_YIELD_ASM
-int uco__yield_end(void)
+/* (used: its one caller that link-time optimization cannot see is the
+ * assembly) */
+__attribute__((used, visibility("hidden"))) int uco__yield_end(void)
 {
     struct uco_sched *s = uco__cur;
     struct uco_task *self = s->current;
