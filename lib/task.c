@@ -111,6 +111,10 @@ int uco__spawn(struct uco_sched *s, struct uco_task **task, uco_fn *fn,
     rc = uco__stack_sizes(attr, &size, &guard);
     if (rc < 0)
         return rc;
+    /* the allocator below must not overflow a task's stack half-way,
+     * holding its lock: fault now, if at all, before anything changes */
+    if (s->current)
+        uco__stack_ensure(s->current, true);
     if (uco__sleepq_reserve(&s->sleepq, s->alive + 1) < 0)
         return -ENOMEM;
     t = tcb_alloc(s);

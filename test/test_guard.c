@@ -1019,20 +1019,42 @@ static void test_stack_remaining(void **state)
 }
 
 /* ------------------------------------------------------------------ */
-/* An overflow inside the scheduler's own code (a sleep or a yield      */
-/* started with little stack left): the task ends with UCO_ESTACK and  */
-/* is on no queue afterwards, whatever depth the fault strikes at      */
+/* An overflow inside the scheduler's own code (a sleep, a yield or a  */
+/* spawn started with little stack left): the task ends with          */
+/* UCO_ESTACK and is on no queue afterwards, whatever depth the fault */
+/* strikes at                                                          */
 /* ------------------------------------------------------------------ */
 
 static size_t leave_bytes;
 static int leave_mode;
+
+static void *nothing(void *arg)
+{
+    return arg;
+}
+
+/* A spawn that allocates (a name too long to be kept inline): an
+ * overflow inside the allocator could leave its lock held. */
+static int spawn_named(void)
+{
+    static const char name[] = "a task whose name is far too long to be "
+                               "kept inside its control block, so it is "
+                               "allocated";
+    uco_attr a = { .name = name };
+    uco_task *t;
+    int rc = uco_spawn(&t, nothing, NULL, &a);
+
+    return rc == 0 ? uco_join(t, NULL, UCO_NEVER) : rc;
+}
 
 static int __attribute__((noinline)) dig(int d)
 {
     volatile char pad[64];
     pad[0] = (char)d;
     if (uco_stack_remaining() < leave_bytes)
-        return leave_mode ? uco_sleep(UCO_MSEC(1)) : uco_yield();
+        return leave_mode == 2   ? spawn_named()
+               : leave_mode == 1 ? uco_sleep(UCO_MSEC(1))
+                                 : uco_yield();
     return dig(d + 1) + pad[0];
 }
 
@@ -1093,10 +1115,11 @@ static void *scheduler_overflow_main(void *arg)
 static void scheduler_overflow_child(void *shared)
 {
     int *bad = shared;
-    for (leave_mode = 0; leave_mode < 2; leave_mode++)
+    for (leave_mode = 0; leave_mode < 3; leave_mode++)
         /* every 8 bytes near the end, then wider steps through the
-         * kilobyte the library reserves for itself (UCO_LIB_STACK) */
-        for (leave_bytes = 0; leave_bytes <= 1536;
+         * kilobytes the library reserves for itself (UCO_LIB_STACK);
+         * a spawn's allocator deeper (AddressSanitizer's) */
+        for (leave_bytes = 0; leave_bytes <= (leave_mode == 2 ? 4608u : 1536u);
              leave_bytes += leave_bytes < 256 ? 8 : 40)
             if (uco_run(scheduler_overflow_main, bad, NULL) != 0)
                 (*bad)++;
