@@ -525,17 +525,9 @@ static struct {
     int first, closed_rc, reused, new_rc;
 } pc;
 
-static void *pipe_writer(void *arg)
-{
-    uco_sleep(UCO_MSEC(10));
-    if (write(*(int *)arg, "y", 1) != 1)
-        bad++;
-    return NULL;
-}
-
 static void *plain_close_main(void *arg)
 {
-    int p[2], q[2];
+    int p[2];
     char c;
     uco_task *w;
     (void)arg;
@@ -548,13 +540,13 @@ static void *plain_close_main(void *arg)
     close(p[0]);
     close(p[1]);
     pc.closed_rc = uco_fd_wait(p[0], UCO_READ, uco_now() + UCO_MSEC(100));
-    task_pipe(q);
-    pc.reused = q[0] == p[0];
-    w = spawn(pipe_writer, &q[1]);
-    pc.new_rc = uco_fd_wait(q[0], UCO_READ, uco_now() + UCO_SEC(1));
+    task_pipe(npfd);
+    pc.reused = npfd[0] == p[0];
+    w = spawn(new_pipe_writer, V(UCO_MSEC(10)));
+    pc.new_rc = uco_fd_wait(npfd[0], UCO_READ, uco_now() + UCO_SEC(1));
     OK(join(w));
-    OK(uco_fd_close(q[0]));
-    OK(uco_fd_close(q[1]));
+    OK(uco_fd_close(npfd[0]));
+    OK(uco_fd_close(npfd[1]));
     return NULL;
 }
 
