@@ -175,7 +175,7 @@ UCO_API int uco_gen_create(uco_gen **gen, uco_gen_fn *fn, void *arg,
 UCO_API int uco_gen_next(uco_gen *gen, void **value);
 /* Inside fn: hand value to uco_gen_next and suspend.  0, -ECANCELED (the
  * generator is being destroyed: unwind), -EPERM (not from gen's own
- * body), -EINVAL. */
+ * body, or from its deferred handlers once it has ended), -EINVAL. */
 UCO_API int uco_gen_yield(uco_gen *gen, void *value);
 /* Free the generator; an unfinished body first unwinds (its pending yield
  * returns -ECANCELED) and its deferred handlers run.  NULL is a no-op. */

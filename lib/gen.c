@@ -86,6 +86,8 @@ int uco_gen_yield(uco_gen *g, void *value)
         return -EINVAL;
     if (*uco__frame_slot() != &g->f)
         return -EPERM; /* not called from g's own body */
+    if (g->f.done)
+        return -EPERM; /* from a deferred handler: the body has ended */
     if (g->cancel)
         return -ECANCELED;
     g->value = value;

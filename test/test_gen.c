@@ -913,6 +913,60 @@ static void test_exit_in_body_in_task(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* ------------------------------------------------------------------ */
+/* A deferred handler that yields once the body has ended: -EPERM,     */
+/* without suspending, and the handlers below it still run             */
+/* ------------------------------------------------------------------ */
+
+static uco_gen *late_gen;
+static int late_rc = 1, late_handler;
+
+static void yield_late(void *arg)
+{
+    (void)arg;
+    late_rc = uco_gen_yield(late_gen, V(7));
+    trace_add(&tr, "late");
+}
+
+static void one_yield_body(uco_gen *g, void *arg)
+{
+    int rc;
+
+    (void)arg;
+    if (uco_defer(count, &late_handler) < 0 || uco_defer(yield_late, NULL) < 0)
+        bad++;
+    rc = uco_gen_yield(g, V(1)); /* -ECANCELED when destroyed here */
+    if (rc != 0 && rc != -ECANCELED)
+        bad++;
+}
+
+static void test_yield_from_handler_after_end(void **state)
+{
+    void *v = V(999);
+    int i;
+
+    (void)state;
+    /* ended by returning, and by destroy while it waits in a yield */
+    for (i = 0; i < 2; i++) {
+        late_rc = 1;
+        late_handler = 0;
+        memset(&tr, 0, sizeof tr);
+        assert_int_equal(uco_gen_create(&late_gen, one_yield_body, NULL, NULL), 0);
+        assert_int_equal(uco_gen_next(late_gen, &v), 1);
+        assert_int_equal(N(v), 1);
+        if (i == 0) {
+            assert_int_equal(uco_gen_next(late_gen, &v), 0);
+            assert_null(v);
+            assert_int_equal(uco_gen_next(late_gen, &v), 0);
+        }
+        uco_gen_destroy(late_gen);
+        assert_int_equal(late_rc, -EPERM);
+        assert_int_equal(late_handler, 1);
+        assert_string_equal(tr.buf, "late");
+    }
+    assert_int_equal(bad, 0);
+}
+
 #define T(f) cmocka_unit_test_setup(f, reset)
 
 int main(void)
@@ -935,6 +989,7 @@ int main(void)
         T(test_sandbox_overflow_in_task),
         T(test_exit_in_body),
         T(test_exit_in_body_in_task),
+        T(test_yield_from_handler_after_end),
     };
 
     capture_library_handler();
