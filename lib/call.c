@@ -28,6 +28,24 @@ const struct uco_stack *uco__running_stack(void)
     return self ? &self->stack : NULL;
 }
 
+void uco__stack_ensure_running(bool run)
+{
+    struct uco_task *self = uco__self();
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0), lo;
+
+    if (self) {
+        uco__stack_ensure(self, true);
+        return;
+    }
+    if (!thread_frame)
+        return;
+    lo = uco__stack_lo(&thread_frame->stack);
+    if (run && sp - lo < UCO_LIB_STACK_RUN + 512)
+        uco__stack_reserve_run();
+    else if (sp - lo < UCO_LIB_STACK_ENTRY + 512)
+        uco__stack_reserve_entry();
+}
+
 /* Unblock the fault signals: the handler is left without sigreturn. */
 static void unblock_faults(void)
 {
@@ -176,6 +194,7 @@ int uco_call(uco_fn *fn, void *arg, const uco_attr *attr, void **result)
 
     if (!fn || (attr && (attr->flags & ~(unsigned)UCO_SANDBOX)))
         return -EINVAL;
+    uco__stack_ensure_running(false);
     rc = uco__frame_start(&f, fn, arg, attr, "uco_call");
     if (rc < 0)
         return rc;

@@ -41,6 +41,7 @@ int uco_gen_create(uco_gen **out, uco_gen_fn *fn, void *arg,
     if (!out || !fn ||
         (attr && (attr->flags & ~(unsigned)UCO_SANDBOX)))
         return -EINVAL;
+    uco__stack_ensure_running(false);
     g = calloc(1, sizeof *g);
     if (!g)
         return -ENOMEM;
@@ -68,6 +69,7 @@ int uco_gen_next(uco_gen *g, void **value)
         return -EBUSY;
     if (g->f.done)
         return g->f.outcome;
+    uco__stack_ensure_running(false);
     g->started = true;
     g->running = true;
     g->value = NULL;
@@ -99,6 +101,7 @@ void uco_gen_destroy(uco_gen *g)
 {
     if (!g || g->running)
         return;
+    uco__stack_ensure_running(false);
     if (g->started && !g->f.done) {
         /* Let the body unwind: its pending yield returns -ECANCELED, and
          * so does every later one, without suspending. */

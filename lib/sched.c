@@ -111,6 +111,8 @@ int uco_run(uco_fn *fn, void *arg, void **result)
         return -EINVAL;
     if (uco__cur)
         return -EBUSY;
+    /* on a frame's stack (a uco_call body), the loop runs there too */
+    uco__stack_ensure_running(true);
     s = calloc(1, sizeof *s); /* (calloc also clears s->ctx's tool state) */
     if (!s)
         return -ENOMEM;

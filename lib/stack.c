@@ -116,6 +116,12 @@ UCO_NO_ASAN __attribute__((noinline)) void uco__stack_reserve_entry(void)
     touch_down(room, sizeof room);
 }
 
+UCO_NO_ASAN __attribute__((noinline)) void uco__stack_reserve_run(void)
+{
+    volatile char room[UCO_LIB_STACK_RUN];
+    touch_down(room, sizeof room);
+}
+
 size_t uco__stack_default_size(void)
 {
     return sizeof(void *) >= 8 ? DEFAULT_STACK_64 : DEFAULT_STACK_32;

@@ -148,8 +148,12 @@ size_t uco__stack_default_size(void);
 #define UCO_LIB_STACK 2048
 #define UCO_LIB_STACK_ENTRY 3072
 #endif
+/* A scheduler started on a frame's stack (uco_run inside a uco_call body
+ * or a generator) runs its loop there: wake-ups, polls, reaping. */
+#define UCO_LIB_STACK_RUN (2 * UCO_LIB_STACK_ENTRY)
 void uco__stack_reserve(void);
 void uco__stack_reserve_entry(void);
+void uco__stack_reserve_run(void);
 /* Normalise attr sizes: rounded to pages, defaults applied.  -EINVAL when
  * absurd.  Does not switch. */
 int uco__stack_sizes(const uco_attr *attr, size_t *size, size_t *guard);
@@ -499,6 +503,7 @@ uco__stack_ensure(const struct uco_task *self, bool entry)
     }
 }
 
+
 /* util.c: text for stderr that needs little stack and no stdio (the
  * fault handler, the watchdog): append s, or v in base 10 or 16 (0x...),
  * to buf at at, within cap; the new length. */
@@ -682,6 +687,15 @@ void uco__guard_leave(void);
 struct uco_frame **uco__frame_slot(void);
 /* The stack the caller runs on (frame, task), or NULL on a thread's. */
 const struct uco_stack *uco__running_stack(void);
+/* uco__stack_ensure (an entry point's reserve) for whatever the caller
+ * runs on: a task's innermost stack, or outside a task the innermost
+ * frame's (uco_call, a generator); nothing on a thread's own stack, which
+ * no sandbox guards.  Called first by the functions that start, resume or
+ * end frames (an overflow in the switch into a frame, or half-way through
+ * a start, would leave the frame's state and the thread's guard count
+ * changed) and by uco_run.  run: the reserve for a scheduler's own loop
+ * (UCO_LIB_STACK_RUN) instead.  No switch. */
+void uco__stack_ensure_running(bool run);
 /* Rescue an overflowed sandbox frame from the fault handler: run its
  * handlers on its own stack, made new, and go back to its caller. */
 _Noreturn void uco__frame_overflowed(struct uco_frame *f);

@@ -1047,14 +1047,42 @@ static int spawn_named(void)
     return rc == 0 ? uco_join(t, NULL, UCO_NEVER) : rc;
 }
 
+/* A generator resumed with little stack left: the switch into it runs
+ * on the caller's stack, before and after the generator becomes the
+ * innermost frame. */
+static uco_gen *series_gen;
+
+static void series_gen_body(uco_gen *g, void *arg)
+{
+    while (uco_gen_yield(g, arg) == 0)
+        ;
+}
+
+static int near_the_end(void)
+{
+    switch (leave_mode) {
+    case 0:
+        return uco_yield();
+    case 1:
+        return uco_sleep(UCO_MSEC(1));
+    case 2:
+        return spawn_named();
+    case 3:
+        return uco_gen_next(series_gen, NULL) == 1 ? 0 : -1;
+    case 4: /* a uco_call inside: its start counts the thread's guard
+             * users, which an overflow half-way must not leave raised */
+        return uco_call(nothing, NULL, NULL, NULL);
+    default: /* a scheduler started on a uco_call body's stack (below) */
+        return uco_run(nothing, NULL, NULL);
+    }
+}
+
 static int __attribute__((noinline)) dig(int d)
 {
     volatile char pad[64];
     pad[0] = (char)d;
     if (uco_stack_remaining() < leave_bytes)
-        return leave_mode == 2   ? spawn_named()
-               : leave_mode == 1 ? uco_sleep(UCO_MSEC(1))
-                                 : uco_yield();
+        return near_the_end();
     return dig(d + 1) + pad[0];
 }
 
@@ -1099,6 +1127,9 @@ static void *scheduler_overflow_main(void *arg)
     uco_task *d, *t;
     int rc;
 
+    if (leave_mode == 3 && uco_gen_create(&series_gen, series_gen_body,
+                                          NULL, NULL) != 0)
+        (*bad)++;
     uco_spawn(&t, tick3, NULL, NULL);
     if (in_frame)
         uco_spawn(&d, frame_digger, bad, NULL);
@@ -1109,20 +1140,34 @@ static void *scheduler_overflow_main(void *arg)
         (*bad)++;
     if (uco_join(t, NULL, UCO_NEVER) != 0)
         (*bad)++;
+    if (leave_mode == 3) {
+        /* suspended in its yield, not running, whatever struck the
+         * digger: resumed from here it yields again */
+        if (uco_gen_next(series_gen, NULL) != 1)
+            (*bad)++;
+        uco_gen_destroy(series_gen);
+    }
     return NULL;
 }
 
 static void scheduler_overflow_child(void *shared)
 {
     int *bad = shared;
-    for (leave_mode = 0; leave_mode < 3; leave_mode++)
+    stack_t ss;
+
+    for (leave_mode = 0; leave_mode < 5; leave_mode++)
         /* every 8 bytes near the end, then wider steps through the
          * kilobytes the library reserves for itself (UCO_LIB_STACK);
-         * a spawn's allocator deeper (AddressSanitizer's) */
-        for (leave_bytes = 0; leave_bytes <= (leave_mode == 2 ? 4608u : 1536u);
-             leave_bytes += leave_bytes < 256 ? 8 : 40)
+         * calls that allocate or map deeper (AddressSanitizer's) */
+        for (leave_bytes = 0; leave_bytes <= (leave_mode >= 2 ? 4608u : 1536u);
+             leave_bytes += leave_bytes < 256 ? 8 : 40) {
             if (uco_run(scheduler_overflow_main, bad, NULL) != 0)
                 (*bad)++;
+            /* nothing of the library's is left on the thread: the
+             * alternate signal stack goes with its last user */
+            if (sigaltstack(NULL, &ss) != 0 || !(ss.ss_flags & SS_DISABLE))
+                (*bad)++;
+        }
 }
 
 static void scheduler_overflow_series(int frame)
@@ -1131,6 +1176,40 @@ static void scheduler_overflow_series(int frame)
     int *bad;
     in_frame = frame;
     bad = run_child(scheduler_overflow_child, &c);
+    assert_exit_code(&c, 0);
+    assert_int_equal(*bad, 0);
+    release_shared(bad);
+}
+
+/* Outside any scheduler, a uco_call body with little stack left starts
+ * one: either it runs, or the body ends with UCO_ESTACK before anything
+ * of the scheduler exists (which would leave the thread taken for good:
+ * every later uco_run -EBUSY). */
+static void run_in_frame_child(void *shared)
+{
+    uco_attr a = { .stack_size = 64 * 1024 };
+    int *bad = shared, rc;
+    stack_t ss;
+
+    leave_mode = 5;
+    for (leave_bytes = 0; leave_bytes <= 8192; leave_bytes += leave_bytes < 256 ? 8 : 64) {
+        rc = uco_call(digger, NULL, &a, NULL);
+        if (rc != 0 && rc != UCO_ESTACK)
+            (*bad)++;
+        if (uco_run(nothing, NULL, NULL) != 0)
+            (*bad)++;
+        if (sigaltstack(NULL, &ss) != 0 || !(ss.ss_flags & SS_DISABLE))
+            (*bad)++;
+    }
+}
+
+static void test_overflow_starting_scheduler_in_frame(void **state)
+{
+    struct child c;
+    int *bad;
+
+    (void)state;
+    bad = run_child(run_in_frame_child, &c);
     assert_exit_code(&c, 0);
     assert_int_equal(*bad, 0);
     release_shared(bad);
@@ -1164,6 +1243,7 @@ int main(void)
         cmocka_unit_test(test_stack_remaining),
         cmocka_unit_test(test_overflow_in_scheduler_code),
         cmocka_unit_test(test_overflow_in_scheduler_code_in_frame),
+        cmocka_unit_test(test_overflow_starting_scheduler_in_frame),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
