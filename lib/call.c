@@ -46,16 +46,6 @@ void uco__stack_ensure_running(bool run)
         uco__stack_reserve_entry();
 }
 
-/* Unblock the fault signals: the handler is left without sigreturn. */
-static void unblock_faults(void)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGSEGV);
-    sigaddset(&set, SIGBUS);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-}
-
 /* The body's end, however it came: handlers; then the context to go back
  * to, the caller's. */
 static uco_ctx *frame_end(struct uco_frame *f)
@@ -75,7 +65,7 @@ static uco_ctx *frame_entry(void *p)
 static uco_ctx *frame_rescue(void *p)
 {
     struct uco_frame *f = p;
-    unblock_faults();
+    uco__guard_rescued();
     if (!f->done) { /* an overflow in a handler keeps the body's outcome */
         f->outcome = UCO_ESTACK;
         f->result = NULL;
@@ -110,7 +100,7 @@ _Noreturn void uco__frame_overflowed(struct uco_frame *f)
 static uco_ctx *task_rescue(void *p)
 {
     struct uco_task *t = p;
-    unblock_faults();
+    uco__guard_rescued();
     if (!t->finishing) /* an outcome fixed already stays */
         t->outcome = UCO_ESTACK;
     return uco__task_end(t, NULL);

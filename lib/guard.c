@@ -13,7 +13,10 @@
  *    ends the body with UCO_ESTACK;
  *  - anywhere else: the fault is not ours and goes, untouched, to the
  *    disposition found when the handler was installed: that handler (with
- *    or without SA_SIGINFO), or the default action, core dump included.
+ *    or without SA_SIGINFO, called as the kernel would: its mask,
+ *    SA_NODEFER, SA_RESETHAND), or the default action, core dump
+ *    included.  So does the signal sent by kill(2) or raise(3), whatever
+ *    si_addr seems to say: it is delivered once.
  * The handler is installed when a thread first starts a scheduler, a
  * generator or a uco_call, never when the library is loaded; a program
  * that installs its own afterwards has replaced it.
@@ -35,7 +38,16 @@ static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool installed;                     /* once per process */
 static struct sigaction old_segv, old_bus; /* what was there before us */
 
+#ifndef SS_AUTODISARM /* Linux 4.7; only in the kernel's headers */
+#define SS_AUTODISARM (1U << 31)
+#endif
+
 static UCO_TLS unsigned users;        /* enter/leave depth of this thread */
+/* The program's own alternate stack, disarmed by the kernel while its
+ * handler runs (SS_AUTODISARM) and re-armed by sigreturn, which a rescue
+ * never reaches: uco__guard_rescued arms it again. */
+static UCO_TLS stack_t rearm_ss;
+static UCO_TLS bool rearm;
 static UCO_TLS char *alt_map;         /* our alternate stack, or NULL */
 static UCO_TLS size_t alt_len;
 #ifdef UCO_VALGRIND
@@ -57,7 +69,7 @@ static void report(const struct uco_task *t, const struct uco_frame *f,
     }
     if (f) {
         n = uco__put_str(b, n, cap, " in ");
-        n = uco__put_str(b, n, cap, f->name ? f->name : "a frame");
+        n = uco__put_name(b, n, cap, f->name ? f->name : "a frame");
     }
     n = uco__put_str(b, n, cap, " ran into its guard region: stack size ");
     n = uco__put_num(b, n, cap, st->size, 10);
@@ -92,22 +104,64 @@ static void default_again(int sig)
 #endif
 }
 
-/* Hand a fault that is not ours to the disposition found before. */
+/* Run the program's handler as the kernel would have: with its mask (and
+ * sig itself unless SA_NODEFER) blocked, and its disposition reset first
+ * under SA_RESETHAND (a crash reporter that reports once and returns, so
+ * that the default action follows). */
+static void call_old(int sig, siginfo_t *info, void *uctx,
+                     const struct sigaction *old)
+{
+    sigset_t mask, saved;
+
+    if (old->sa_flags & SA_RESETHAND) {
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigemptyset(&dfl.sa_mask);
+        sigaction(sig, &dfl, NULL);
+    }
+    mask = old->sa_mask;
+    if (!(old->sa_flags & SA_NODEFER))
+        sigaddset(&mask, sig);
+    pthread_sigmask(SIG_BLOCK, &mask, &saved);
+    if (old->sa_flags & SA_NODEFER) {
+        sigemptyset(&mask);
+        sigaddset(&mask, sig);
+        pthread_sigmask(SIG_UNBLOCK, &mask, NULL);
+    }
+    if (old->sa_flags & SA_SIGINFO)
+        old->sa_sigaction(sig, info, uctx);
+    else
+        old->sa_handler(sig);
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+}
+
+/* Hand a signal that is not ours to the disposition found before: a
+ * fault, or the same signal sent by kill(2), raise(3) or sigqueue(3)
+ * (si_code <= 0), which happens once only. */
 static void forward(int sig, siginfo_t *info, void *uctx)
 {
     struct sigaction *old = sig == SIGBUS ? &old_bus : &old_segv;
+    bool sent = info->si_code <= 0;
 
-    if (old->sa_flags & SA_SIGINFO) {
-        old->sa_sigaction(sig, info, uctx);
+    if ((old->sa_flags & SA_SIGINFO) ||
+        (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN)) {
+        call_old(sig, info, uctx, old);
+#ifdef UCO_VALGRIND
+        /* the fault that would come again (see default_again) */
+        if (RUNNING_ON_VALGRIND && !sent && (old->sa_flags & SA_RESETHAND))
+            raise(sig);
+#endif
         return;
     }
-    if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
-        old->sa_handler(sig);
-        return;
-    }
+    if (sent && old->sa_handler == SIG_IGN)
+        return; /* ignored, as it was before the library */
     /* Default (a fault cannot be ignored): return, the instruction faults
-     * again and the kernel takes the default action. */
+     * again and the kernel takes the default action.  A sent signal is
+     * sent again, pending until the handler returns. */
     default_again(sig);
+    if (sent)
+        raise(sig);
 }
 
 /* Under Valgrind, before a rescue leaves the alternate stack for good.
@@ -136,12 +190,43 @@ static void valgrind_on_altstack(void)
 #endif
 }
 
+/* Before leaving the handler for a rescue: what its sigreturn would have
+ * restored and the rescue must restore itself. */
+static void leaving_handler(void *uctx)
+{
+    const stack_t *ss = &((const ucontext_t *)uctx)->uc_stack;
+
+    rearm = ((unsigned)ss->ss_flags & SS_AUTODISARM) != 0;
+    if (rearm)
+        rearm_ss = *ss;
+    valgrind_on_altstack();
+}
+
+void uco__guard_rescued(void)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGSEGV);
+    sigaddset(&set, SIGBUS);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    if (rearm) {
+        rearm = false;
+        sigaltstack(&rearm_ss, NULL);
+    }
+}
+
 static void on_fault(int sig, siginfo_t *info, void *uctx)
 {
     uintptr_t addr = (uintptr_t)info->si_addr;
     struct uco_sched *s = uco__cur;
     struct uco_task *t = s ? s->current : NULL;
     struct uco_frame *f;
+
+    if (info->si_code <= 0) { /* sent, not a fault: si_addr means nothing */
+        forward(sig, info, uctx);
+        return;
+    }
 
     /* between choosing the next task and switching to it, the code still
      * runs on the stack of the one leaving */
@@ -155,13 +240,13 @@ static void on_fault(int sig, siginfo_t *info, void *uctx)
 
     if (f && in_guard(&f->stack, addr)) {
         if (f->sandbox) {
-            valgrind_on_altstack();
+            leaving_handler(uctx);
             uco__frame_overflowed(f);
         }
         report(t, f, &f->stack, addr);
     } else if (t && in_guard(&t->stack, addr)) {
         if (t->flags & UCO_SANDBOX) {
-            valgrind_on_altstack();
+            leaving_handler(uctx);
             uco__task_overflowed(t);
         }
         report(t, NULL, &t->stack, addr);

@@ -508,6 +508,10 @@ uco__stack_ensure(const struct uco_task *self, bool entry)
  * fault handler, the watchdog): append s, or v in base 10 or 16 (0x...),
  * to buf at at, within cap; the new length. */
 size_t uco__put_str(char *buf, size_t at, size_t cap, const char *s);
+/* The same for a name, of which at most UCO_NAME_SHOWN bytes are shown
+ * (then "..."): what follows it in a message stays. */
+#define UCO_NAME_SHOWN 200
+size_t uco__put_name(char *buf, size_t at, size_t cap, const char *s);
 size_t uco__put_num(char *buf, size_t at, size_t cap, uint64_t v, int base);
 /* Append '"name" (id N)' for t. */
 size_t uco__put_task(char *buf, size_t at, size_t cap, const struct uco_task *t);
@@ -681,6 +685,11 @@ void uco__tcb_free_all(struct uco_sched *s);
  * removes the stack.  0 or -ENOMEM.  No switch. */
 int uco__guard_enter(void);
 void uco__guard_leave(void);
+/* First thing in a rescue, which left the fault handler without
+ * sigreturn: unblock SIGSEGV and SIGBUS, and arm again a program's own
+ * alternate stack that the kernel disarmed for the handler
+ * (SS_AUTODISARM).  No switch. */
+void uco__guard_rescued(void);
 
 /* call.c */
 /* Where the innermost frame of the running task (or thread) is kept. */

@@ -61,6 +61,16 @@ size_t uco__put_str(char *buf, size_t at, size_t cap, const char *s)
     return at;
 }
 
+size_t uco__put_name(char *buf, size_t at, size_t cap, const char *s)
+{
+    size_t lim = cap - at > UCO_NAME_SHOWN + 1 ? at + UCO_NAME_SHOWN + 1 : cap;
+    size_t end = uco__put_str(buf, at, lim, s);
+
+    if (s[end - at])
+        end = uco__put_str(buf, end, cap, "...");
+    return end;
+}
+
 size_t uco__put_num(char *buf, size_t at, size_t cap, uint64_t v, int base)
 {
     char tmp[24];
@@ -80,7 +90,7 @@ size_t uco__put_task(char *buf, size_t at, size_t cap, const struct uco_task *t)
 {
     at = uco__put_str(buf, at, cap, "\"");
     if (t->name) {
-        at = uco__put_str(buf, at, cap, t->name);
+        at = uco__put_name(buf, at, cap, t->name);
     } else { /* uco_task_name's form, without its snprintf */
         at = uco__put_str(buf, at, cap, "task-");
         at = uco__put_num(buf, at, cap, t->id, 10);

@@ -525,9 +525,11 @@ static void *dies_body(void *arg)
     return (void *)(intptr_t)(dive(0) + here);
 }
 
+static const char *dies_name = "parser-7";
+
 static void *dies_main(void *arg)
 {
-    uco_attr a = { .stack_size = 64 * 1024, .name = "parser-7" };
+    uco_attr a = { .stack_size = 64 * 1024, .name = dies_name };
     uco_task *t, *other;
     /* another task first, so that the id is not simply 2 */
     if (uco_spawn(&other, plain_body, NULL, NULL) == 0)
@@ -570,6 +572,32 @@ static void test_unsandboxed_overflow_dies(void **state)
     /* the address lies in the guard, just below the usable stack */
     assert_true(addr < u->low);
     assert_true(addr >= u->low - page);
+    release_shared(u);
+}
+
+/* A name longer than the message has room for is cut short: the id,
+ * the sizes and the end of the line still come. */
+static void test_unsandboxed_overflow_long_name(void **state)
+{
+    static char name[2001];
+    struct child c;
+    struct unsandboxed *u;
+    char want[64];
+    size_t len;
+    (void)state;
+    SKIP_UNLESS_FATAL_SIGNALS();
+    memset(name, 'n', sizeof name - 1);
+    dies_name = name;
+    u = run_child(dies_child, &c);
+    dies_name = "parser-7";
+    assert_killed_by(&c, SIGSEGV);
+    assert_non_null(strstr(c.err, "nnnnnnnn...\" (id "));
+    snprintf(want, sizeof want, "\" (id %llu)", (unsigned long long)u->id);
+    assert_non_null(strstr(c.err, want));
+    assert_non_null(strstr(c.err, "stack size 65536"));
+    assert_non_null(strstr(c.err, "fault address 0x"));
+    len = strlen(c.err);
+    assert_true(len > 0 && c.err[len - 1] == '\n');
     release_shared(u);
 }
 
@@ -674,6 +702,184 @@ static void test_null_deref_default_action(void **state)
     release_shared(run_child(null_child_default, &c));
     assert_killed_by(&c, SIGSEGV);
     assert_null(strstr(c.err, "stack overflow"));
+}
+
+/* ------------------------------------------------------------------ */
+/* SIGSEGV sent by raise(3) or kill(2) is not a fault: it goes to what */
+/* was there before (once), and the library's handler stays            */
+/* ------------------------------------------------------------------ */
+
+struct sent {
+    int calls;       /* the program's handler */
+    int si_code;     /* what it saw */
+    int after;       /* raise came back */
+    int overflow_rc; /* a sandbox's overflow afterwards */
+    long deferred;
+};
+
+static struct sent *sent_shared;
+
+static void on_segv_sent(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    if (sig == SIGSEGV) {
+        sent_shared->calls++;
+        sent_shared->si_code = si->si_code;
+    }
+}
+
+static void *sent_main(void *arg)
+{
+    struct sent *r = arg;
+
+    raise(SIGSEGV);
+    r->after = 1;
+    r->overflow_rc = overflow_once(&r->deferred);
+    return NULL;
+}
+
+static int sent_mode; /* 0: default action, 1: a handler, 2: SIG_IGN */
+
+static void sent_child(void *shared)
+{
+    sent_shared = shared;
+    if (sent_mode == 1)
+        set_handler(SA_SIGINFO, NULL, on_segv_sent);
+    if (sent_mode == 2)
+        signal(SIGSEGV, SIG_IGN);
+    uco_run(sent_main, shared, NULL);
+    _exit(sent_mode == 0 ? EXIT_SWALLOWED : 0);
+}
+
+static void test_sent_segv(void **state)
+{
+    struct child c;
+    struct sent *r;
+    (void)state;
+
+    sent_mode = 1;
+    r = run_child(sent_child, &c);
+    assert_exit_code(&c, 0);
+    assert_int_equal(r->calls, 1);
+    assert_true(r->si_code <= 0); /* SI_TKILL */
+    assert_int_equal(r->after, 1);
+    assert_int_equal(r->overflow_rc, UCO_ESTACK);
+    assert_int_equal(r->deferred, 1);
+    release_shared(r);
+
+    sent_mode = 2;
+    r = run_child(sent_child, &c);
+    assert_exit_code(&c, 0);
+    assert_int_equal(r->after, 1);
+    assert_int_equal(r->overflow_rc, UCO_ESTACK);
+    release_shared(r);
+
+    SKIP_UNLESS_FATAL_SIGNALS();
+    sent_mode = 0;
+    r = run_child(sent_child, &c);
+    assert_killed_by(&c, SIGSEGV);
+    assert_int_equal(r->after, 0);
+    assert_null(strstr(c.err, "stack overflow"));
+    release_shared(r);
+}
+
+/* A crash reporter installed before the library with SA_RESETHAND
+ * reports once and returns: the fault then takes the default action, as
+ * it would without the library (before, it was called again and again). */
+#define EXIT_CALLED_TWICE 43
+
+static void on_segv_once(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    (void)si;
+    if (sig == SIGSEGV && ++sent_shared->calls > 1)
+        _exit(EXIT_CALLED_TWICE);
+}
+
+static void resethand_child(void *shared)
+{
+    int rc = 0;
+    sent_shared = shared;
+    set_handler(SA_SIGINFO | SA_RESETHAND, NULL, on_segv_once);
+    uco_run(null_main, &rc, NULL);
+    _exit(EXIT_SWALLOWED);
+}
+
+static void test_resethand_handler_once(void **state)
+{
+    struct child c;
+    struct sent *r;
+    (void)state;
+    SKIP_UNLESS_FATAL_SIGNALS();
+    r = run_child(resethand_child, &c);
+    assert_killed_by(&c, SIGSEGV);
+    assert_int_equal(r->calls, 1);
+    release_shared(r);
+}
+
+/* ------------------------------------------------------------------ */
+/* A thread's own alternate stack with SS_AUTODISARM: the kernel        */
+/* disarms it for the handler, and a rescue (which never returns from  */
+/* the handler) arms it again                                          */
+/* ------------------------------------------------------------------ */
+
+#ifndef SS_AUTODISARM
+#define SS_AUTODISARM (1U << 31)
+#endif
+
+struct autodisarm {
+    int set_rc;
+    int rc[3];
+    long deferred;
+    int armed_after; /* the program's stack is in place afterwards */
+};
+
+static void *autodisarm_main(void *arg)
+{
+    struct autodisarm *a = arg;
+    int i;
+    for (i = 0; i < 3; i++)
+        a->rc[i] = overflow_once(&a->deferred);
+    return NULL;
+}
+
+static void autodisarm_child(void *shared)
+{
+    struct autodisarm *a = shared;
+    static char alt[256 * 1024];
+    stack_t ss, now;
+
+    ss.ss_sp = alt;
+    ss.ss_size = sizeof alt;
+    ss.ss_flags = (int)SS_AUTODISARM;
+    a->set_rc = sigaltstack(&ss, NULL);
+    if (a->set_rc != 0 && errno == EINVAL) {
+        /* Valgrind refuses the flag: a plain stack of the program's own */
+        printf("# SS_AUTODISARM refused here: a plain alternate stack\n");
+        ss.ss_flags = 0;
+        a->set_rc = sigaltstack(&ss, NULL);
+    }
+    if (a->set_rc == 0)
+        uco_run(autodisarm_main, a, NULL);
+    a->armed_after = sigaltstack(NULL, &now) == 0 && now.ss_sp == alt &&
+                     !(now.ss_flags & SS_DISABLE);
+    _exit(0);
+}
+
+static void test_own_altstack_autodisarm(void **state)
+{
+    struct child c;
+    struct autodisarm *a;
+    (void)state;
+    a = run_child(autodisarm_child, &c);
+    assert_exit_code(&c, 0);
+    assert_int_equal(a->set_rc, 0);
+    assert_int_equal(a->rc[0], UCO_ESTACK);
+    assert_int_equal(a->rc[1], UCO_ESTACK);
+    assert_int_equal(a->rc[2], UCO_ESTACK);
+    assert_int_equal(a->deferred, 3);
+    assert_true(a->armed_after);
+    release_shared(a);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1238,6 +1444,10 @@ int main(void)
         cmocka_unit_test(test_null_deref_siginfo_handler),
         cmocka_unit_test(test_null_deref_plain_handler),
         cmocka_unit_test(test_null_deref_default_action),
+        cmocka_unit_test(test_unsandboxed_overflow_long_name),
+        cmocka_unit_test(test_sent_segv),
+        cmocka_unit_test(test_resethand_handler_once),
+        cmocka_unit_test(test_own_altstack_autodisarm),
         cmocka_unit_test(test_program_handler_after_library),
         cmocka_unit_test(test_two_threads_overflow),
         cmocka_unit_test(test_stack_remaining),
