@@ -5,6 +5,8 @@
 #include "ucoro-int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -22,19 +24,31 @@ int uco_task_state(const uco_task *t)
     }
 }
 
+/* mincore's answers for this many pages at a time: a stack of the
+ * largest size accepted (1 TiB) then takes 4,096 calls instead of a
+ * million (4 such stacks: 4.3 s for uco_dump before). */
+#define MINCORE_PAGES 65536
+
 /* Resident bytes of a stack: its high-water mark, as far as pages tell
- * (pages stay resident once touched, while the stack is pooled too). */
-static size_t resident(const struct uco_stack *st)
+ * (pages stay resident once touched, while the stack is pooled too).
+ * vec holds cap bytes (a multiple of 8). */
+static size_t resident(const struct uco_stack *st, unsigned char *vec,
+                       size_t cap)
 {
     size_t page = uco__page_size(), n = st->size / page, i, count = 0;
-    unsigned char vec[256];
     char *lo = st->map + st->guard;
 
-    for (i = 0; i < n; i += sizeof vec) {
-        size_t k, chunk = n - i < sizeof vec ? n - i : sizeof vec;
+    for (i = 0; i < n; i += cap) {
+        size_t k, chunk = n - i < cap ? n - i : cap;
+        uint64_t w;
         if (mincore(lo + i * page, chunk * page, vec) != 0)
             return 0;
-        for (k = 0; k < chunk; k++)
+        for (k = 0; k + 8 <= chunk; k += 8) { /* mostly zeros */
+            memcpy(&w, vec + k, 8);
+            if (w)
+                count += (size_t)__builtin_popcountll(w & 0x0101010101010101u);
+        }
+        for (; k < chunk; k++)
             count += vec[k] & 1;
     }
     return count * page;
@@ -46,7 +60,8 @@ static const char *state_name(const struct uco_task *t)
     return t->finishing && t->state != UCO_S_DONE ? "ending" : names[t->state];
 }
 
-static void dump_task(FILE *out, const struct uco_task *t, int64_t now)
+static void dump_task(FILE *out, const struct uco_task *t, int64_t now,
+                      unsigned char *vec, size_t cap)
 {
     char waits[48] = "-", until[32] = "-";
 
@@ -63,7 +78,7 @@ static void dump_task(FILE *out, const struct uco_task *t, int64_t now)
     }
     fprintf(out, "%6llu  %-16s %-8s %-20s %-11s %8zu %8zu  %s%s%s%s%s\n",
             (unsigned long long)t->id, uco_task_name(t), state_name(t), waits,
-            until, t->stack.size / 1024, resident(&t->stack) / 1024,
+            until, t->stack.size / 1024, resident(&t->stack, vec, cap) / 1024,
             t->cancelled ? "cancelled " : "", t->shielded ? "shielded " : "",
             (t->flags & UCO_SANDBOX) ? "sandbox " : "",
             t->detached ? "detached " : "", t->frame ? "in-frame" : "");
@@ -75,17 +90,26 @@ int uco_dump(FILE *out)
     struct uco_list *n;
     int64_t now = uco_now();
     int count = 0;
+    unsigned char small[256], *vec;
+    size_t cap = MINCORE_PAGES;
 
     if (!out)
         return -EINVAL;
     if (!s)
         return -EPERM;
+    vec = malloc(cap);
+    if (!vec) { /* slower, not wrong */
+        vec = small;
+        cap = sizeof small;
+    }
     fprintf(out, "%6s  %-16s %-8s %-20s %-11s %8s %8s  %s\n", "id", "name",
             "state", "waits on", "until", "stack K", "used K", "flags");
     for (n = s->tasks.next; n != &s->tasks; n = n->next, count++)
-        dump_task(out, uco__container(n, struct uco_task, all), now);
+        dump_task(out, uco__container(n, struct uco_task, all), now, vec, cap);
     fprintf(out, "%d task(s), %zu sleeping, %zu waiting on fds\n", count,
             s->sleepq.n, s->io_waiters);
+    if (vec != small)
+        free(vec);
     return count;
 }
 

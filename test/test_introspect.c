@@ -3,6 +3,8 @@
  */
 #include "testutil.h"
 
+#include <alloca.h>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -120,6 +122,81 @@ static void test_dump_bad(void **state)
     assert_int_equal(rc, -EINVAL);
 }
 
+/* The "used K" column: the pages a task touched, on a stack large
+ * enough that they are looked at in several rounds (65,536 pages each)
+ * and of a page count that is not a multiple of 8. */
+#define BIG_STACK ((size_t)384 * 1024 * 1024 + 3 * 4096)
+#define TOUCHED (200 * 1024)
+
+static void *toucher(void *arg)
+{
+    volatile char *p = alloca(TOUCHED);
+    size_t i;
+
+    for (i = 0; i < TOUCHED; i += 512)
+        p[i] = 1;
+    uco_sleep_until(UCO_NEVER); /* until cancelled */
+    return arg;
+}
+
+static long used_k(const char *text, const char *name, size_t stack_k)
+{
+    const char *row = strstr(text, name), *p;
+    char want[32];
+
+    if (!row)
+        return -1;
+    snprintf(want, sizeof want, " %zu ", stack_k);
+    p = strstr(row, want);
+    if (!p || memchr(row, '\n', (size_t)(p - row)))
+        return -1; /* not on this row */
+    return strtol(p + strlen(want), NULL, 10);
+}
+
+static void *dump_used_main(void *arg)
+{
+    struct dumped *d = arg;
+    uco_attr big = { .name = "toucher", .stack_size = BIG_STACK };
+    uco_attr idle = { .name = "idler", .stack_size = BIG_STACK };
+    uco_task *t1, *t2;
+    FILE *f;
+
+    if (uco_spawn(&t1, toucher, NULL, &big) != 0)
+        return NULL;
+    uco_yield();
+    /* ready, not run yet: only the top of its stack is touched */
+    if (uco_spawn(&t2, toucher, NULL, &idle) != 0)
+        return NULL;
+    f = fmemopen(d->text, sizeof d->text - 1, "w");
+    d->count = uco_dump(f);
+    fclose(f);
+    uco_cancel(t2); /* never enters toucher */
+    uco_cancel(t1);
+    uco_join(t1, NULL, UCO_NEVER);
+    uco_join(t2, NULL, UCO_NEVER);
+    return NULL;
+}
+
+static void test_dump_used(void **state)
+{
+    static struct dumped d;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t stack_k = (BIG_STACK + page - 1) / page * page / 1024;
+    long used, idle;
+
+    (void)state;
+    memset(&d, 0, sizeof d);
+    assert_int_equal(run_main(dump_used_main, &d), 0);
+    printf("%s", d.text);
+    assert_int_equal(d.count, 3);
+    used = used_k(d.text, "toucher", stack_k);
+    idle = used_k(d.text, "idler", stack_k);
+    assert_true(used >= TOUCHED / 1024);
+    assert_true(used <= TOUCHED / 1024 + 64);
+    assert_true(idle >= 0);
+    assert_true(idle <= 16);
+}
+
 /* The watchdog reports a task that hogs the CPU, on stderr, naming it. */
 static void *hog(void *arg)
 {
@@ -190,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_task_state),
         cmocka_unit_test(test_dump),
         cmocka_unit_test(test_dump_bad),
+        cmocka_unit_test(test_dump_used),
         cmocka_unit_test(test_watchdog),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
