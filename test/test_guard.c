@@ -1356,11 +1356,22 @@ static void *scheduler_overflow_main(void *arg)
     return NULL;
 }
 
+/* The thread's alternate signal stack is as it was before the library
+ * ran (none, or AddressSanitizer's): the library's goes with its last
+ * user on the thread. */
+static bool altstack_as_before(const stack_t *before)
+{
+    stack_t now;
+    return sigaltstack(NULL, &now) == 0 && now.ss_sp == before->ss_sp &&
+           (now.ss_flags & SS_DISABLE) == (before->ss_flags & SS_DISABLE);
+}
+
 static void scheduler_overflow_child(void *shared)
 {
     int *bad = shared;
     stack_t ss;
 
+    sigaltstack(NULL, &ss);
     for (leave_mode = 0; leave_mode < 5; leave_mode++)
         /* every 8 bytes near the end, then wider steps through the
          * kilobytes the library reserves for itself (UCO_LIB_STACK);
@@ -1369,9 +1380,7 @@ static void scheduler_overflow_child(void *shared)
              leave_bytes += leave_bytes < 256 ? 8 : 40) {
             if (uco_run(scheduler_overflow_main, bad, NULL) != 0)
                 (*bad)++;
-            /* nothing of the library's is left on the thread: the
-             * alternate signal stack goes with its last user */
-            if (sigaltstack(NULL, &ss) != 0 || !(ss.ss_flags & SS_DISABLE))
+            if (!altstack_as_before(&ss))
                 (*bad)++;
         }
 }
@@ -1397,6 +1406,7 @@ static void run_in_frame_child(void *shared)
     int *bad = shared, rc;
     stack_t ss;
 
+    sigaltstack(NULL, &ss);
     leave_mode = 5;
     for (leave_bytes = 0; leave_bytes <= 8192; leave_bytes += leave_bytes < 256 ? 8 : 64) {
         rc = uco_call(digger, NULL, &a, NULL);
@@ -1404,7 +1414,7 @@ static void run_in_frame_child(void *shared)
             (*bad)++;
         if (uco_run(nothing, NULL, NULL) != 0)
             (*bad)++;
-        if (sigaltstack(NULL, &ss) != 0 || !(ss.ss_flags & SS_DISABLE))
+        if (!altstack_as_before(&ss))
             (*bad)++;
     }
 }
