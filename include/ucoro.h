@@ -354,7 +354,8 @@ UCO_API int uco_group_create(uco_group **group, unsigned flags);
 UCO_API int uco_group_spawn(uco_group *group, uco_task **task, uco_fn *fn,
                             void *arg, const uco_attr *attr);
 /* Wait until no member is alive.  0, -ETIMEDOUT, -ECANCELED (the caller),
- * -EDEADLK (the caller is a member), -EINVAL, -EPERM. */
+ * -EDEADLK (the caller is a member, or inside one: a member of a group a
+ * member owns, ...), -EINVAL, -EPERM. */
 UCO_API int uco_group_wait(uco_group *group, int64_t deadline);
 /* Cancel every live member.  0, -EINVAL, -EPERM. */
 UCO_API int uco_group_cancel(uco_group *group);
@@ -362,8 +363,8 @@ UCO_API int uco_group_cancel(uco_group *group);
  * member's id in *task_id when not NULL.  -EINVAL for NULL. */
 UCO_API int uco_group_status(const uco_group *group, uint64_t *task_id);
 /* Cancel and join what is left (shielded), free the group; returns its
- * status, or -EDEADLK (the caller is a member), -EBUSY (another task is
- * destroying it), -EINVAL, -EPERM. */
+ * status, or -EDEADLK (the caller is a member, or inside one), -EBUSY
+ * (another task is destroying it), -EINVAL, -EPERM. */
 UCO_API int uco_group_destroy(uco_group *group);
 
 #ifdef __cplusplus

@@ -26,6 +26,7 @@ int uco_cancel(uco_task *t)
         return -EPERM;
     if (!uco__task_valid(s, t))
         return -EINVAL;
+    uco__stack_ensure_entry();
     uco__cancel(s, t);
     return 0;
 }
@@ -86,6 +87,7 @@ int uco_defer(void (*fn)(void *arg), void *arg)
         return -EPERM;
     if (!fn)
         return -EINVAL;
+    uco__stack_ensure_entry();
     if (d->n == d->cap) {
         unsigned cap = d->cap * 2;
         struct uco_defer_fn *v;

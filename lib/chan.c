@@ -45,6 +45,7 @@ int uco_chan_create(uco_chan **out, size_t elem_size, size_t capacity)
     if (!out || elem_size == 0 || elem_size > (1u << 20) ||
         (capacity && elem_size > SIZE_MAX / capacity))
         return -EINVAL;
+    uco__stack_ensure_entry();
     c = calloc(1, sizeof *c);
     if (!c)
         return -ENOMEM;
@@ -159,6 +160,7 @@ int uco_chan_choose(uco_chan_op *ops, size_t n, int64_t deadline)
             return -EINVAL;
     if (uco__cancel_pending(self))
         return -ECANCELED;
+    uco__stack_ensure(self, true); /* a hand-over below wakes a task */
     for (i = 0; i < n; i++) {
         rc = ops[i].op == UCO_CHAN_SEND ? try_send(ops[i].chan, ops[i].elem)
                                         : try_recv(ops[i].chan, ops[i].elem);
@@ -213,6 +215,7 @@ int uco_chan_close(uco_chan *c)
         return -EINVAL;
     if (c->closed)
         return -EPIPE;
+    uco__stack_ensure_entry();
     c->closed = true;
     if (!uco__cur)
         return 0; /* nobody can be waiting outside a scheduler */
@@ -229,6 +232,7 @@ int uco_chan_destroy(uco_chan *c)
         return -EINVAL;
     if (!uco__list_empty(&c->senders) || !uco__list_empty(&c->receivers))
         return -EBUSY;
+    uco__stack_ensure_entry();
     c->magic = 0;
     free(c->buf);
     free(c);

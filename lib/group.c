@@ -36,6 +36,7 @@ int uco_group_create(uco_group **out, unsigned flags)
         return -EPERM;
     if (!out || (flags & ~(unsigned)UCO_GROUP_FAIL_FAST))
         return -EINVAL;
+    uco__stack_ensure_entry();
     if (!uco__list_empty(&uco__cur->dead_groups)) {
         /* reuse the oldest destroyed one (FIFO: stale handles stay
          * refused as long as possible) */
@@ -90,6 +91,7 @@ int uco_group_cancel(uco_group *g)
         return -EPERM;
     if (!group_valid(s, g))
         return -EINVAL;
+    uco__stack_ensure_entry();
     cancel_members(s, g);
     return 0;
 }
@@ -103,13 +105,24 @@ int uco_group_status(const uco_group *g, uint64_t *task_id)
     return g->status;
 }
 
+/* t is a member of g, or lives inside one: a member of a group owned by
+ * a member, and so on (a member counts as alive until its own groups are
+ * finished, so waiting for g would wait for t itself). */
+static bool inside(const struct uco_task *t, const struct uco_group *g)
+{
+    for (; t && t->group; t = t->group->owner)
+        if (t->group == g)
+            return true;
+    return false;
+}
+
 /* Wait until g has no live member.  0, -ETIMEDOUT, -ECANCELED, -EDEADLK.
  * A wake-up with 0 means the last member finished: g is not read after it,
  * since the task that destroys g may run first.  Switches. */
 static int wait_members(struct uco_sched *s, struct uco_task *self,
                         struct uco_group *g, int64_t deadline)
 {
-    if (self->group == g)
+    if (inside(self, g))
         return -EDEADLK;
     if (g->nlive == 0)
         return 0;
@@ -142,10 +155,11 @@ int uco_group_destroy(uco_group *g)
         return -EPERM;
     if (!group_valid(s, g))
         return -EINVAL;
-    if (self->group == g)
+    if (inside(self, g))
         return -EDEADLK;
     if (g->destroying)
         return -EBUSY;
+    uco__stack_ensure_entry();
     g->destroying = true;
     cancel_members(s, g);
     was = self->shielded;

@@ -374,6 +374,7 @@ int uco_fd_close(int fd)
 
     if (fd < 0)
         return -EBADF;
+    uco__stack_ensure_entry();
     if (io && (size_t)fd < io->nfds) {
         struct fdslot *sl = &io->fds[fd];
         fail(s, sl, -EBADF);

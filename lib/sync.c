@@ -89,6 +89,7 @@ static int park(struct uco_list *q, struct uco_task *self, int64_t deadline,
         type *o_;                                                           \
         if (!(out))                                                         \
             return -EINVAL;                                                 \
+        uco__stack_ensure_entry();                                          \
         o_ = calloc(1, sizeof *o_);                                         \
         if (!o_)                                                            \
             return -ENOMEM;                                                 \
@@ -103,6 +104,7 @@ static int park(struct uco_list *q, struct uco_task *self, int64_t deadline,
             return -EINVAL;                                                 \
         if (!uco__list_empty(&(o)->waiters) || (busy))                      \
             return -EBUSY;                                                  \
+        uco__stack_ensure_entry();                                          \
         (o)->magic = 0;                                                     \
         free(o);                                                            \
         return 0;                                                           \
@@ -117,6 +119,7 @@ int uco_event_set(uco_event *ev)
 {
     if (!ev || ev->magic != EVENT_MAGIC)
         return -EINVAL;
+    uco__stack_ensure_entry();
     ev->set = true;
     wake_all(&ev->waiters);
     return 0;
@@ -194,6 +197,7 @@ int uco_mutex_unlock(uco_mutex *m)
         return -EINVAL;
     if (!self || m->owner != self)
         return -EPERM;
+    uco__stack_ensure_entry();
     m->owner = NULL;
     if (!uco__list_empty(&m->waiters)) {
         next = task_of(m->waiters.next);
@@ -252,6 +256,7 @@ int uco_cond_signal(uco_cond *c)
 {
     if (!c || c->magic != COND_MAGIC)
         return -EINVAL;
+    uco__stack_ensure_entry();
     if (!uco__list_empty(&c->waiters)) {
         uco__wake(uco__cur, task_of(c->waiters.next), COND_SIGNALLED);
         c->signalled++;
@@ -263,6 +268,7 @@ int uco_cond_broadcast(uco_cond *c)
 {
     if (!c || c->magic != COND_MAGIC)
         return -EINVAL;
+    uco__stack_ensure_entry();
     wake_all(&c->waiters);
     return 0;
 }
@@ -301,6 +307,7 @@ int uco_sem_release(uco_sem *s)
 {
     if (!s || s->magic != SEM_MAGIC)
         return -EINVAL;
+    uco__stack_ensure_entry();
     if (!uco__list_empty(&s->waiters))
         uco__wake(uco__cur, task_of(s->waiters.next), 0); /* the permit */
     else if (s->value == UINT_MAX)
@@ -328,6 +335,7 @@ int uco_waitgroup_add(uco_waitgroup *wg, int delta)
         return -EINVAL;
     if (wg->count + delta < 0)
         return -EINVAL;
+    uco__stack_ensure_entry();
     wg->count += delta;
     if (wg->count == 0)
         wake_all(&wg->waiters);

@@ -261,6 +261,7 @@ int uco_detach(uco_task *t)
         return -EINVAL;
     if (t->joiner)
         return -EBUSY;
+    uco__stack_ensure_entry();
     t->detached = true;
     if (t->state == UCO_S_DONE && s->zombie != t)
         uco__task_release(s, t);

@@ -504,6 +504,30 @@ uco__stack_ensure(const struct uco_task *self, bool entry)
 }
 
 
+/* uco__stack_ensure (an entry point's reserve) for whatever the caller
+ * runs on: a task's innermost stack, or outside a task the innermost
+ * frame's (uco_call, a generator); nothing on a thread's own stack, which
+ * no sandbox guards.  Called first by the functions that start, resume or
+ * end frames (an overflow in the switch into a frame, or half-way through
+ * a start, would leave the frame's state and the thread's guard count
+ * changed) and by uco_run.  run: the reserve for a scheduler's own loop
+ * (UCO_LIB_STACK_RUN) instead.  No switch. */
+void uco__stack_ensure_running(bool run);
+
+/* For the entry points that change shared state without suspending
+ * (wake a task, hand over a mutex or a permit, allocate, edit lists):
+ * the entry reserve first, on whatever the caller runs on, so that an
+ * overflow strikes before anything has changed.  No switch. */
+static inline __attribute__((always_inline)) void uco__stack_ensure_entry(void)
+{
+    struct uco_task *self = uco__self();
+
+    if (self)
+        uco__stack_ensure(self, true);
+    else
+        uco__stack_ensure_running(false);
+}
+
 /* util.c: text for stderr that needs little stack and no stdio (the
  * fault handler, the watchdog): append s, or v in base 10 or 16 (0x...),
  * to buf at at, within cap; the new length. */
@@ -696,15 +720,6 @@ void uco__guard_rescued(void);
 struct uco_frame **uco__frame_slot(void);
 /* The stack the caller runs on (frame, task), or NULL on a thread's. */
 const struct uco_stack *uco__running_stack(void);
-/* uco__stack_ensure (an entry point's reserve) for whatever the caller
- * runs on: a task's innermost stack, or outside a task the innermost
- * frame's (uco_call, a generator); nothing on a thread's own stack, which
- * no sandbox guards.  Called first by the functions that start, resume or
- * end frames (an overflow in the switch into a frame, or half-way through
- * a start, would leave the frame's state and the thread's guard count
- * changed) and by uco_run.  run: the reserve for a scheduler's own loop
- * (UCO_LIB_STACK_RUN) instead.  No switch. */
-void uco__stack_ensure_running(bool run);
 /* Rescue an overflowed sandbox frame from the fault handler: run its
  * handlers on its own stack, made new, and go back to its caller. */
 _Noreturn void uco__frame_overflowed(struct uco_frame *f);

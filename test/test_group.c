@@ -1131,6 +1131,53 @@ static void *destroy_rules_main(void *arg)
     return NULL;
 }
 
+/* X, a member of g2, which M owns, M a member of g: X lives inside g (M
+ * counts as alive until g2 is finished), so waiting for g or destroying
+ * it would wait for X itself. */
+static uco_group *outer;
+static int nested_wait = 1, nested_destroy = 1;
+
+static void *inner_member(void *arg)
+{
+    (void)arg;
+    nested_wait = uco_group_wait(outer, UCO_NEVER);
+    nested_destroy = uco_group_destroy(outer);
+    return NULL;
+}
+
+static void *outer_member(void *arg)
+{
+    uco_group *g2 = create(0);
+    (void)arg;
+    if (uco_group_spawn(g2, NULL, inner_member, NULL, NULL) < 0)
+        bad++;
+    if (uco_group_wait(g2, UCO_NEVER) != 0)
+        bad++;
+    return NULL;
+}
+
+static void *nested_main(void *arg)
+{
+    (void)arg;
+    outer = create(0);
+    if (uco_group_spawn(outer, NULL, outer_member, NULL, NULL) < 0)
+        bad++;
+    if (uco_group_wait(outer, UCO_NEVER) != 0)
+        bad++;
+    return (void *)(intptr_t)uco_group_destroy(outer);
+}
+
+static void test_group_nested_member_deadlk(void **state)
+{
+    void *res = (void *)1;
+    (void)state;
+    assert_int_equal(uco_run(nested_main, NULL, &res), 0);
+    assert_int_equal(bad, 0);
+    assert_int_equal(nested_wait, -EDEADLK);
+    assert_int_equal(nested_destroy, -EDEADLK);
+    assert_int_equal((intptr_t)res, 0);
+}
+
 static void test_group_destroy_rules(void **state)
 {
     int i;
@@ -1188,6 +1235,7 @@ int main(void)
         T(test_group_destroy_rules),
         T(test_group_spawn_into_cancelled),
         T(test_group_rules),
+        T(test_group_nested_member_deadlk),
         T(test_group_bad_input),
         T(test_group_outside_task),
     };

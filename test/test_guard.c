@@ -13,6 +13,7 @@
  */
 #include "testutil.h"
 
+#include <alloca.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -1264,6 +1265,145 @@ static void series_gen_body(uco_gen *g, void *arg)
         ;
 }
 
+/* Calls that wake a task waiting with a deadline (in the sleep queue)
+ * without suspending themselves: an overflow half-way through would
+ * leave the sleep queue or the object handed over but not woken. */
+enum { MODE_WAKE_FIRST = 5, MODE_SEM = 5, MODE_MUTEX, MODE_EVENT, MODE_COND,
+       MODE_WG, MODE_CLOSE, MODE_CANCEL, MODE_END, MODE_RUN = 99 };
+
+static struct {
+    uco_sem *sem;
+    uco_mutex *mutex, *cond_mutex;
+    uco_event *event;
+    uco_cond *cond;
+    uco_waitgroup *wg;
+    uco_chan *chan;
+    uco_task *waiter, *sleeper;
+    int rc; /* what the waiter's wait returned */
+    int sleeper_rc;
+} wk;
+
+/* Sleeps after the waiter in the heap: removing the waiter moves it. */
+static void *wake_sleeper(void *arg)
+{
+    (void)arg;
+    wk.sleeper_rc = uco_sleep(UCO_SEC(10));
+    return NULL;
+}
+
+static int wake_op(void)
+{
+    switch (leave_mode) {
+    case MODE_SEM: return uco_sem_release(wk.sem);
+    case MODE_MUTEX: return uco_mutex_unlock(wk.mutex);
+    case MODE_EVENT: return uco_event_set(wk.event);
+    case MODE_COND: return uco_cond_signal(wk.cond);
+    case MODE_WG: return uco_waitgroup_done(wk.wg);
+    case MODE_CLOSE: return uco_chan_close(wk.chan);
+    default: return uco_cancel(wk.waiter);
+    }
+}
+
+static void *wake_waiter(void *arg)
+{
+    int64_t d = uco_now() + UCO_MSEC(100);
+    int v;
+    (void)arg;
+    switch (leave_mode) {
+    case MODE_SEM: wk.rc = uco_sem_acquire(wk.sem, d); break;
+    case MODE_MUTEX:
+        wk.rc = uco_mutex_lock(wk.mutex, d);
+        if (wk.rc == 0)
+            uco_mutex_unlock(wk.mutex);
+        break;
+    case MODE_EVENT: wk.rc = uco_event_wait(wk.event, d); break;
+    case MODE_COND:
+        uco_mutex_lock(wk.cond_mutex, UCO_NEVER);
+        wk.rc = uco_cond_wait(wk.cond, wk.cond_mutex, d);
+        uco_mutex_unlock(wk.cond_mutex);
+        break;
+    case MODE_WG: wk.rc = uco_waitgroup_wait(wk.wg, d); break;
+    case MODE_CLOSE: wk.rc = uco_chan_recv(wk.chan, &v, d); break;
+    default: wk.rc = uco_sleep_until(d); break;
+    }
+    return NULL;
+}
+
+static int wake_setup(void)
+{
+    memset(&wk, 0, sizeof wk);
+    wk.rc = 1;
+    if (uco_sem_create(&wk.sem, 0) || uco_mutex_create(&wk.mutex) ||
+        uco_mutex_create(&wk.cond_mutex) || uco_event_create(&wk.event) ||
+        uco_cond_create(&wk.cond) || uco_waitgroup_create(&wk.wg) ||
+        uco_waitgroup_add(wk.wg, 1) || uco_chan_create(&wk.chan, sizeof(int), 0))
+        return -1;
+    return 0;
+}
+
+/* The digger, before it digs: holds the mutex it will unlock, and lets
+ * the waiter start waiting. */
+static void wake_prepare(void)
+{
+    if (leave_mode == MODE_MUTEX)
+        uco_mutex_lock(wk.mutex, UCO_NEVER);
+    uco_yield();
+}
+
+/* After the digger ended: whatever its call did, the waiter comes back
+ * (cancelled if the call never happened) with a result that fits, and
+ * the objects work. */
+static int wake_finish(void)
+{
+    int bad = 0;
+    bool cancelled = leave_mode == MODE_CANCEL;
+    int rc;
+
+    if (uco_task_state(wk.waiter) == UCO_TASK_WAITING) {
+        uco_cancel(wk.waiter);
+        cancelled = true;
+    }
+    rc = uco_join(wk.waiter, NULL, UCO_NEVER);
+    if (rc != 0 && !(rc == -ECANCELED && cancelled))
+        bad++;
+    if (wk.rc != 0 && wk.rc != -ECANCELED &&
+        !(leave_mode == MODE_CLOSE && wk.rc == -EPIPE))
+        bad++;
+    /* the sleeper is still in the heap, and leaves it when cancelled */
+    if (uco_task_state(wk.sleeper) != UCO_TASK_WAITING)
+        bad++;
+    uco_cancel(wk.sleeper);
+    if (uco_join(wk.sleeper, NULL, UCO_NEVER) != -ECANCELED ||
+        wk.sleeper_rc != -ECANCELED)
+        bad++;
+    /* with every task but main ended, nothing is left in the sleep
+     * queue (an overflow half-way through a removal left an entry) */
+    {
+        char text[1024] = "";
+        FILE *f = fmemopen(text, sizeof text - 1, "w");
+        if (!f || uco_dump(f) != 1)
+            bad++;
+        if (f)
+            fclose(f);
+        if (!strstr(text, "1 task(s), 0 sleeping"))
+            bad++;
+    }
+    /* a waiter handed the mutex has given it back */
+    if (leave_mode == MODE_MUTEX && wk.rc == 0) {
+        if (uco_mutex_lock(wk.mutex, 0) != 0)
+            bad++;
+        uco_mutex_unlock(wk.mutex);
+    }
+    uco_sem_destroy(wk.sem);
+    uco_mutex_destroy(wk.mutex);
+    uco_mutex_destroy(wk.cond_mutex);
+    uco_event_destroy(wk.event);
+    uco_cond_destroy(wk.cond);
+    uco_waitgroup_destroy(wk.wg);
+    uco_chan_destroy(wk.chan);
+    return bad;
+}
+
 static int near_the_end(void)
 {
     switch (leave_mode) {
@@ -1278,23 +1418,31 @@ static int near_the_end(void)
     case 4: /* a uco_call inside: its start counts the thread's guard
              * users, which an overflow half-way must not leave raised */
         return uco_call(nothing, NULL, NULL, NULL);
-    default: /* a scheduler started on a uco_call body's stack (below) */
+    case MODE_RUN: /* a scheduler started on a uco_call body's stack */
         return uco_run(nothing, NULL, NULL);
+    default:
+        return wake_op();
     }
 }
 
+/* Take all of the stack but about leave_bytes (to the byte, where a
+ * recursion would step by its frame size), then make the call. */
 static int __attribute__((noinline)) dig(int d)
 {
-    volatile char pad[64];
+    size_t rem = uco_stack_remaining();
+    volatile char *pad = alloca(rem > leave_bytes ? rem - leave_bytes : 1);
+    int rc;
+
     pad[0] = (char)d;
-    if (uco_stack_remaining() < leave_bytes)
-        return near_the_end();
-    return dig(d + 1) + pad[0];
+    rc = near_the_end();
+    return rc + pad[0];
 }
 
 static void *digger(void *arg)
 {
     (void)arg;
+    if (leave_mode >= MODE_WAKE_FIRST && leave_mode < MODE_END)
+        wake_prepare();
     return (void *)(intptr_t)dig(0);
 }
 
@@ -1330,22 +1478,32 @@ static void *scheduler_overflow_main(void *arg)
 {
     uco_attr a = { .stack_size = 16 * 1024, .name = "digger", .flags = UCO_SANDBOX };
     int *bad = arg;
-    uco_task *d, *t;
+    uco_task *d, *t = NULL;
     int rc;
 
     if (leave_mode == 3 && uco_gen_create(&series_gen, series_gen_body,
                                           NULL, NULL) != 0)
         (*bad)++;
-    uco_spawn(&t, tick3, NULL, NULL);
     if (in_frame)
         uco_spawn(&d, frame_digger, bad, NULL);
     else
         uco_spawn(&d, digger, NULL, &a);
+    if (leave_mode >= MODE_WAKE_FIRST && leave_mode < MODE_END &&
+        (wake_setup() != 0 || uco_spawn(&wk.waiter, wake_waiter, NULL, NULL) != 0 ||
+         uco_spawn(&wk.sleeper, wake_sleeper, NULL, NULL) != 0))
+        (*bad)++;
+    /* (with the wake calls, the waiter is the first in the sleep queue:
+     * its removal moves the sleeper) */
+    if (leave_mode < MODE_WAKE_FIRST || leave_mode >= MODE_END)
+        uco_spawn(&t, tick3, NULL, NULL);
     rc = uco_join(d, NULL, UCO_NEVER);
     if (rc != 0 && (in_frame || rc != UCO_ESTACK))
         (*bad)++;
-    if (uco_join(t, NULL, UCO_NEVER) != 0)
+    if ((leave_mode < MODE_WAKE_FIRST || leave_mode >= MODE_END) &&
+        uco_join(t, NULL, UCO_NEVER) != 0)
         (*bad)++;
+    if (leave_mode >= MODE_WAKE_FIRST && leave_mode < MODE_END)
+        *bad += wake_finish();
     if (leave_mode == 3) {
         /* suspended in its yield, not running, whatever struck the
          * digger: resumed from here it yields again */
@@ -1372,12 +1530,12 @@ static void scheduler_overflow_child(void *shared)
     stack_t ss;
 
     sigaltstack(NULL, &ss);
-    for (leave_mode = 0; leave_mode < 5; leave_mode++)
+    for (leave_mode = 0; leave_mode < MODE_END; leave_mode++)
         /* every 8 bytes near the end, then wider steps through the
          * kilobytes the library reserves for itself (UCO_LIB_STACK);
          * calls that allocate or map deeper (AddressSanitizer's) */
         for (leave_bytes = 0; leave_bytes <= (leave_mode >= 2 ? 4608u : 1536u);
-             leave_bytes += leave_bytes < 256 ? 8 : 40) {
+             leave_bytes += leave_bytes < 256 ? 8 : leave_mode >= MODE_WAKE_FIRST ? 64 : 40) {
             if (uco_run(scheduler_overflow_main, bad, NULL) != 0)
                 (*bad)++;
             if (!altstack_as_before(&ss))
@@ -1407,7 +1565,7 @@ static void run_in_frame_child(void *shared)
     stack_t ss;
 
     sigaltstack(NULL, &ss);
-    leave_mode = 5;
+    leave_mode = MODE_RUN;
     for (leave_bytes = 0; leave_bytes <= 8192; leave_bytes += leave_bytes < 256 ? 8 : 64) {
         rc = uco_call(digger, NULL, &a, NULL);
         if (rc != 0 && rc != UCO_ESTACK)

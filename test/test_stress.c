@@ -700,6 +700,17 @@ static void check_status(int gi)
           "member", gi, (unsigned long long)id, i);
 }
 
+/* me is a member of gi, or of a group owned by a member, and so on:
+ * waiting for gi would wait for me. */
+static bool inside_group(int me, int gi)
+{
+    int g;
+    for (g = recs[me].group; g >= 0; g = recs[groups[g].owner].group)
+        if (g == gi)
+            return true;
+    return false;
+}
+
 static void op_group_wait(int me)
 {
     int gi = pick_group(), rc;
@@ -712,7 +723,7 @@ static void op_group_wait(int me)
     deadline = uco_now() + UCO_USEC(rnd(SHORT_SLEEP_US));
     rc = uco_group_wait(groups[gi].g, deadline);
     now = uco_now();
-    if (recs[me].group == gi) {
+    if (inside_group(me, gi)) {
         CHECK(rc == -EDEADLK, "member waiting on its group: %d", rc);
         return;
     }
