@@ -122,6 +122,8 @@ int uco_run(uco_fn *fn, void *arg, void **result)
         return rc;
     }
     uco__list_init(&s->runq);
+    uco__list_init(&s->held);
+    uco__list_init(&s->barrier);
     uco__list_init(&s->tasks);
     uco__list_init(&s->free_tcbs);
     uco__list_init(&s->dead_groups);

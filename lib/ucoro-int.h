@@ -310,6 +310,9 @@ enum uco_state {
 #define UCO_TASK_MAGIC 0x7563746bu /* "uctk": a live handle */
 #define UCO_TASK_FREE 0x66726565u  /* "free": released; using it is a bug */
 #define UCO_NO_HEAP ((size_t)-1)
+/* heap_idx of a task whose wait began after its deadline: on
+ * sched->held, not in the heap (see uco__wait) */
+#define UCO_HELD ((size_t)-2)
 #define UCO_NAME_INLINE 24
 
 struct uco_sched;
@@ -373,7 +376,9 @@ struct uco_task {
     void *result;            /* fn's return value; valid when DONE */
     struct uco_stack stack;  /* mapping; given back when DONE (reaped) */
     struct uco_list all;     /* on sched->tasks from spawn to finish */
-    size_t heap_idx;         /* index in the sleep heap, or UCO_NO_HEAP */
+    size_t heap_idx;         /* index in the sleep heap, UCO_NO_HEAP, or
+                                UCO_HELD (then on sched->held by hnode) */
+    struct uco_list hnode;   /* on sched->held while heap_idx is UCO_HELD */
     int64_t deadline;        /* sleep heap key, valid while in the heap */
     uint64_t seq;            /* tie-breaker: order in which they slept */
     struct uco_task *joiner; /* the task blocked in uco_join on this one */
@@ -434,7 +439,13 @@ struct uco_sched {
     struct uco_task *leaving;/* the task switching away, from the choice of
                                 the next one until the switch (its stack
                                 is still in use): for the fault handler */
-    struct uco_list runq;    /* READY tasks, FIFO */
+    struct uco_list runq;    /* READY tasks, FIFO; and barrier */
+    struct uco_list held;    /* tasks whose wait began with its deadline
+                                past (uco_task.hnode), in that order: they
+                                time out when the barrier is reached */
+    struct uco_list barrier; /* on runq, behind the tasks that were ready
+                                when the last of them began to wait, while
+                                held is not empty; otherwise unlinked */
     struct uco_list tasks;   /* every unfinished task (uco_task.all) */
     size_t alive;            /* tasks spawned and not yet finished */
     struct uco_sleepq sleepq;
@@ -595,6 +606,9 @@ void uco__unpark(struct uco_sched *s, struct uco_task *t);
 void uco__wake(struct uco_sched *s, struct uco_task *t, int reason);
 /* Wake every sleeper whose deadline is <= now with -ETIMEDOUT. */
 void uco__wait_expire(struct uco_sched *s, int64_t now);
+/* The barrier was taken off the run queue: wake every held task with
+ * -ETIMEDOUT (onto the run queue) and pop the next node, or NULL. */
+struct uco_list *uco__wait_release_held(struct uco_sched *s);
 #if UCO_YIELD_ASM
 /* The end of uco_yield in the task resumed, for uco__yield_switch: its
  * result. */
@@ -643,6 +657,8 @@ uco__next_ready(struct uco_sched *s)
     if (UCO_UNLIKELY(s->io_waiters) && (++s->ticks & (UCO_IO_TICK - 1)) == 0)
         uco__io_poll(s, 0);
     n = uco__list_pop(&s->runq);
+    if (UCO_UNLIKELY(n == &s->barrier))
+        n = uco__wait_release_held(s);
     if (!n)
         return NULL;
     t = uco__container(n, struct uco_task, qnode);

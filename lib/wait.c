@@ -4,6 +4,26 @@
  */
 #include "ucoro-int.h"
 
+/* A wait that begins with its deadline past times out only once the
+ * tasks ready at that moment have run (one of them may complete it): it
+ * is held, and the barrier goes behind them, at the tail of the run
+ * queue (moved there if an earlier hold had put it further ahead). */
+static void hold(struct uco_sched *s, struct uco_task *self)
+{
+    self->heap_idx = UCO_HELD;
+    uco__list_push(&s->held, &self->hnode);
+    uco__list_remove(&s->barrier);
+    uco__list_push(&s->runq, &s->barrier);
+}
+
+struct uco_list *uco__wait_release_held(struct uco_sched *s)
+{
+    while (!uco__list_empty(&s->held))
+        uco__wake(s, uco__container(s->held.next, struct uco_task, hnode),
+                  -ETIMEDOUT);
+    return uco__list_pop(&s->runq);
+}
+
 int uco__wait(struct uco_sched *s, struct uco_task *self, int64_t deadline,
               const char *what)
 {
@@ -17,8 +37,12 @@ int uco__wait(struct uco_sched *s, struct uco_task *self, int64_t deadline,
     self->waits_on = what;
     if (deadline != UCO_NEVER) {
         self->deadline = deadline;
-        self->seq = s->next_seq++;
-        uco__sleepq_push(&s->sleepq, self);
+        if (UCO_UNLIKELY(deadline <= uco_now())) {
+            hold(s, self);
+        } else {
+            self->seq = s->next_seq++;
+            uco__sleepq_push(&s->sleepq, self);
+        }
     }
     uco__sched_switch(s);
     if (uco__cancel_pending(self))
@@ -28,8 +52,14 @@ int uco__wait(struct uco_sched *s, struct uco_task *self, int64_t deadline,
 
 void uco__unpark(struct uco_sched *s, struct uco_task *t)
 {
-    if (t->heap_idx != UCO_NO_HEAP)
+    if (t->heap_idx == UCO_HELD) {
+        uco__list_remove(&t->hnode);
+        t->heap_idx = UCO_NO_HEAP;
+        if (uco__list_empty(&s->held))
+            uco__list_remove(&s->barrier);
+    } else if (t->heap_idx != UCO_NO_HEAP) {
         uco__sleepq_remove(&s->sleepq, t);
+    }
     uco__list_remove(&t->qnode);
     if (t->unwait) {
         void (*fn)(struct uco_task *) = t->unwait;

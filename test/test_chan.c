@@ -412,6 +412,94 @@ static void test_fair_receivers(void **state)
 /* Deadlines                                                          */
 /* ------------------------------------------------------------------ */
 
+/* A deadline already past: the other ready tasks run once first, and one
+ * of them may complete the operation (reported as done), however many
+ * such waits there are; otherwise -ETIMEDOUT, after them. */
+static uco_chan *pch;
+static uco_sem *psem;
+
+static void *past_sender(void *arg)
+{
+    int v = (int)N(arg);
+    trace_addf(&tr, "s%d", v);
+    rcs[v] = uco_chan_send(pch, &v, uco_now() + UCO_SEC(5));
+    return NULL;
+}
+
+static void *past_bystander(void *arg)
+{
+    (void)arg;
+    trace_add(&tr, "b");
+    return NULL;
+}
+
+static void *past_receiver(void *arg)
+{
+    int w = -1, rc = uco_chan_recv(pch, &w, 0);
+    trace_addf(&tr, "r%d:%d", (int)N(arg), rc == 0 ? w : rc);
+    return NULL;
+}
+
+static void *past_releaser(void *arg)
+{
+    (void)arg;
+    trace_add(&tr, "rel");
+    if (uco_sem_release(psem) != 0)
+        bad++;
+    return NULL;
+}
+
+static void *past_main(void *arg)
+{
+    uco_task *t[3];
+    int w = -1, rc, i;
+    (void)arg;
+
+    pch = make(sizeof(int), 0);
+    if (uco_sem_create(&psem, 0) != 0)
+        bad++;
+    /* a sender ready but not yet run completes the receive */
+    uco_spawn(&t[0], past_bystander, NULL, NULL);
+    uco_spawn(&t[1], past_sender, V(1), NULL);
+    rc = uco_chan_recv(pch, &w, uco_now() - 1);
+    trace_addf(&tr, "main:%d:%d", rc, w);
+    /* nobody completes it: -ETIMEDOUT once the bystander has run */
+    uco_spawn(&t[2], past_bystander, NULL, NULL);
+    rc = uco_chan_recv(pch, &w, 0);
+    trace_addf(&tr, "main:%d", rc);
+    for (i = 0; i < 3; i++)
+        if (uco_join(t[i], NULL, UCO_NEVER) != 0)
+            bad++;
+    /* two receivers waiting with past deadlines, one sender ready after
+     * them: the first gets its element, the second times out */
+    uco_spawn(&t[0], past_receiver, V(1), NULL);
+    uco_spawn(&t[1], past_receiver, V(2), NULL);
+    uco_spawn(&t[2], past_sender, V(3), NULL);
+    for (i = 0; i < 3; i++)
+        if (uco_join(t[i], NULL, UCO_NEVER) != 0)
+            bad++;
+    /* the same with a semaphore's permit */
+    uco_spawn(&t[0], past_releaser, NULL, NULL);
+    rc = uco_sem_acquire(psem, 0);
+    trace_addf(&tr, "acq:%d:%d", rc, uco_sem_value(psem));
+    uco_join(t[0], NULL, UCO_NEVER);
+    uco_sem_destroy(psem);
+    destroy(pch);
+    return NULL;
+}
+
+static void test_past_deadline_completed_by_ready_task(void **state)
+{
+    (void)state;
+    memset(rcs, 0, sizeof rcs);
+    assert_int_equal(run_main(past_main, NULL), 0);
+    assert_int_equal(bad, 0);
+    assert_int_equal(rcs[1], 0);
+    assert_int_equal(rcs[3], 0);
+    assert_string_equal(tr.buf, "b s1 main:0:1 b main:-110 s3 r1:3 r2:-110 "
+                                "rel acq:0:0");
+}
+
 static struct {
     int send_rc, recv_rc, past_send_rc, past_recv_rc, ok_past_rc;
     int late_recv_rc, late_val, late_send_rc, destroy_rc;
@@ -1369,6 +1457,7 @@ int main(void)
         T(test_cancelled_task),
         T(test_cancelled_receiver_takes_nothing),
         T(test_timed_out_receiver_takes_nothing),
+        T(test_past_deadline_completed_by_ready_task),
         T(test_destroy),
         T(test_bad_input),
         T(test_outside_task),
