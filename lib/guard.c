@@ -144,8 +144,9 @@ static void forward(int sig, siginfo_t *info, void *uctx)
     struct sigaction *old = sig == SIGBUS ? &old_bus : &old_segv;
     bool sent = info->si_code <= 0;
 
-    if ((old->sa_flags & SA_SIGINFO) ||
-        (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN)) {
+    /* (sa_handler and sa_sigaction share their storage: SIG_DFL and
+     * SIG_IGN are themselves, SA_SIGINFO or not) */
+    if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
         call_old(sig, info, uctx, old);
 #ifdef UCO_VALGRIND
         /* the fault that would come again (see default_again) */
