@@ -662,7 +662,8 @@ uco__next_ready(struct uco_sched *s)
     if (!n)
         return NULL;
     t = uco__container(n, struct uco_task, qnode);
-    if (!uco__list_empty(&s->runq)) /* the one after it */
+    if (!uco__list_empty(&s->runq) && s->runq.next != &s->barrier)
+        /* the one after it */
         uco__ctx_prefetch(&uco__container(s->runq.next, struct uco_task, qnode)->ctx);
     t->state = UCO_S_RUNNING;
     s->current = t;
