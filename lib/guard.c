@@ -105,21 +105,23 @@ static void default_again(int sig)
 }
 
 /* Run the program's handler as the kernel would have: with its mask (and
- * sig itself unless SA_NODEFER) blocked, and its disposition reset first
- * under SA_RESETHAND (a crash reporter that reports once and returns, so
- * that the default action follows). */
+ * sig itself unless SA_NODEFER) blocked, and under SA_RESETHAND its
+ * disposition reset first (a crash reporter that reports once and
+ * returns, so that the default action follows).  The reset is of the
+ * disposition kept here, not of the library's handler, which stays for
+ * the sandboxes: a fault that comes again is forwarded to the default
+ * action. */
 static void call_old(int sig, siginfo_t *info, void *uctx,
-                     const struct sigaction *old)
+                     struct sigaction *old)
 {
     sigset_t mask, saved;
+    struct sigaction was = *old;
 
     if (old->sa_flags & SA_RESETHAND) {
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        sigemptyset(&dfl.sa_mask);
-        sigaction(sig, &dfl, NULL);
+        old->sa_handler = SIG_DFL;
+        old->sa_flags &= ~(SA_SIGINFO | SA_RESETHAND);
     }
+    old = &was;
     mask = old->sa_mask;
     if (!(old->sa_flags & SA_NODEFER))
         sigaddset(&mask, sig);
@@ -149,9 +151,10 @@ static void forward(int sig, siginfo_t *info, void *uctx)
     if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
         call_old(sig, info, uctx, old);
 #ifdef UCO_VALGRIND
-        /* the fault that would come again (see default_again) */
-        if (RUNNING_ON_VALGRIND && !sent && (old->sa_flags & SA_RESETHAND))
-            raise(sig);
+        /* the fault that would come again (see default_again), now to
+         * the default action */
+        if (RUNNING_ON_VALGRIND && !sent && old->sa_handler == SIG_DFL)
+            default_again(sig);
 #endif
         return;
     }

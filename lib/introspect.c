@@ -90,6 +90,7 @@ int uco_dump(FILE *out)
     struct uco_list *n;
     int64_t now = uco_now();
     int count = 0;
+    size_t timed;
     unsigned char small[256], *vec;
     size_t cap = MINCORE_PAGES;
 
@@ -106,8 +107,14 @@ int uco_dump(FILE *out)
             "state", "waits on", "until", "stack K", "used K", "flags");
     for (n = s->tasks.next; n != &s->tasks; n = n->next, count++)
         dump_task(out, uco__container(n, struct uco_task, all), now, vec, cap);
+    /* with a deadline: in the sleep heap, or held (see uco__wait) */
+    timed = s->sleepq.n;
+    for (n = s->held.next; n != &s->held; n = n->next)
+        timed++;
+    for (n = s->held_next.next; n != &s->held_next; n = n->next)
+        timed++;
     fprintf(out, "%d task(s), %zu sleeping, %zu waiting on fds\n", count,
-            s->sleepq.n, s->io_waiters);
+            timed, s->io_waiters);
     if (vec != small)
         free(vec);
     return count;
@@ -144,7 +151,7 @@ static size_t put_ms(char *b, size_t n, size_t cap, int64_t ns)
 void uco__watchdog_check(struct uco_sched *s, struct uco_task *t, int64_t now)
 {
     int64_t ran = now - t->run_start;
-    char b[256];
+    char b[384]; /* a name shows UCO_NAME_SHOWN bytes at most */
     size_t n = 0;
 
     if (ran <= s->watchdog)

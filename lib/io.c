@@ -312,6 +312,8 @@ int uco_fd_wait(int fd, unsigned events, int64_t deadline)
         return -EINVAL;
     if (uco__cancel_pending(self))
         return -ECANCELED;
+    /* before the io state, the table and the slot and the count change */
+    uco__stack_ensure(self, true);
     if (deadline != UCO_NEVER && deadline <= uco_now()) {
         /* nothing to wait for: say what is ready now, or time out */
         struct pollfd p = { fd, (short)(((events & UCO_READ) ? POLLIN : 0) |
@@ -340,7 +342,6 @@ int uco_fd_wait(int fd, unsigned events, int64_t deadline)
         return -ENOMEM;
     if (((events & UCO_READ) && sl->reader) || ((events & UCO_WRITE) && sl->writer))
         return -EBUSY;
-    uco__stack_ensure(self, true); /* before the slot and the count change */
     if (events & UCO_READ)
         sl->reader = self;
     if (events & UCO_WRITE)

@@ -123,6 +123,7 @@ int uco_run(uco_fn *fn, void *arg, void **result)
     }
     uco__list_init(&s->runq);
     uco__list_init(&s->held);
+    uco__list_init(&s->held_next);
     uco__list_init(&s->barrier);
     uco__list_init(&s->tasks);
     uco__list_init(&s->free_tcbs);

@@ -236,8 +236,8 @@ int uco_join(uco_task *t, void **result, int64_t deadline)
         return -EDEADLK;
     if (t->joiner)
         return -EBUSY;
+    uco__stack_ensure(self, true); /* before joiner is set or t freed */
     if (t->state != UCO_S_DONE) {
-        uco__stack_ensure(self, true); /* before joiner is set */
         t->joiner = self;
         rc = uco__wait(s, self, deadline, "join");
         t->joiner = NULL;

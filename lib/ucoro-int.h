@@ -302,8 +302,9 @@ void uco__defers_run(struct uco_defers *d);
 enum uco_state {
     UCO_S_READY,   /* on sched->runq */
     UCO_S_RUNNING, /* sched->current; on no queue */
-    UCO_S_WAITING, /* suspended in uco__wait: maybe in the sleep heap, maybe
-                      on the wait list of what it waits for */
+    UCO_S_WAITING, /* suspended in uco__wait: maybe in the sleep heap or
+                      held (sched->held, held_next), maybe on the wait
+                      list of what it waits for */
     UCO_S_DONE     /* finished; outcome and result valid until released */
 };
 
@@ -379,7 +380,8 @@ struct uco_task {
     size_t heap_idx;         /* index in the sleep heap, UCO_NO_HEAP, or
                                 UCO_HELD (then on sched->held by hnode) */
     struct uco_list hnode;   /* on sched->held while heap_idx is UCO_HELD */
-    int64_t deadline;        /* sleep heap key, valid while in the heap */
+    int64_t deadline;        /* sleep heap key, valid while in the heap
+                                or held */
     uint64_t seq;            /* tie-breaker: order in which they slept */
     struct uco_task *joiner; /* the task blocked in uco_join on this one */
     struct uco_group *group; /* group it is a member of, or NULL */
@@ -443,9 +445,12 @@ struct uco_sched {
     struct uco_list held;    /* tasks whose wait began with its deadline
                                 past (uco_task.hnode), in that order: they
                                 time out when the barrier is reached */
+    struct uco_list held_next; /* the same, begun while the barrier was
+                                on runq: the next generation */
     struct uco_list barrier; /* on runq, behind the tasks that were ready
-                                when the last of them began to wait, while
-                                held is not empty; otherwise unlinked */
+                                when the first of held began to wait, while
+                                held or held_next is not empty; otherwise
+                                unlinked (see uco__wait) */
     struct uco_list tasks;   /* every unfinished task (uco_task.all) */
     size_t alive;            /* tasks spawned and not yet finished */
     struct uco_sleepq sleepq;
@@ -513,7 +518,6 @@ uco__stack_ensure(const struct uco_task *self, bool entry)
             uco__stack_reserve();
     }
 }
-
 
 /* uco__stack_ensure (an entry point's reserve) for whatever the caller
  * runs on: a task's innermost stack, or outside a task the innermost
@@ -606,9 +610,10 @@ void uco__unpark(struct uco_sched *s, struct uco_task *t);
 void uco__wake(struct uco_sched *s, struct uco_task *t, int reason);
 /* Wake every sleeper whose deadline is <= now with -ETIMEDOUT. */
 void uco__wait_expire(struct uco_sched *s, int64_t now);
-/* The barrier was taken off the run queue: wake every held task with
- * -ETIMEDOUT (onto the run queue) and pop the next node, or NULL. */
-struct uco_list *uco__wait_release_held(struct uco_sched *s);
+/* The barrier is first in the run queue: wake every task held in its
+ * generation with -ETIMEDOUT (onto the run queue, behind it), then take
+ * it off, or put it at the tail for the next generation.  No switch. */
+void uco__wait_release_held(struct uco_sched *s);
 #if UCO_YIELD_ASM
 /* The end of uco_yield in the task resumed, for uco__yield_switch: its
  * result. */
@@ -656,9 +661,9 @@ uco__next_ready(struct uco_sched *s)
         uco__wait_expire(s, now);
     if (UCO_UNLIKELY(s->io_waiters) && (++s->ticks & (UCO_IO_TICK - 1)) == 0)
         uco__io_poll(s, 0);
+    while (UCO_UNLIKELY(s->runq.next == &s->barrier))
+        uco__wait_release_held(s);
     n = uco__list_pop(&s->runq);
-    if (UCO_UNLIKELY(n == &s->barrier))
-        n = uco__wait_release_held(s);
     if (!n)
         return NULL;
     t = uco__container(n, struct uco_task, qnode);

@@ -5,23 +5,40 @@
 #include "ucoro-int.h"
 
 /* A wait that begins with its deadline past times out only once the
- * tasks ready at that moment have run (one of them may complete it): it
- * is held, and the barrier goes behind them, at the tail of the run
- * queue (moved there if an earlier hold had put it further ahead). */
-static void hold(struct uco_sched *s, struct uco_task *self)
+ * tasks ready at that moment have run (one of them may complete it): t
+ * is held, and the run queue's barrier goes behind those tasks, at its
+ * tail.  A barrier already there stays where it is (moving it would let
+ * a stream of such waits put off the earlier ones for good): t then
+ * joins the next generation, whose barrier goes to the tail when this
+ * one is reached.  Each held wait so lets every task ready at its start
+ * run once, and ends within two rounds.  No switch. */
+static void hold(struct uco_sched *s, struct uco_task *t)
 {
-    self->heap_idx = UCO_HELD;
-    uco__list_push(&s->held, &self->hnode);
-    uco__list_remove(&s->barrier);
-    uco__list_push(&s->runq, &s->barrier);
+    t->heap_idx = UCO_HELD;
+    if (s->barrier.next != &s->barrier) {
+        uco__list_push(&s->held_next, &t->hnode);
+    } else {
+        uco__list_push(&s->held, &t->hnode);
+        uco__list_push(&s->runq, &s->barrier);
+    }
 }
 
-struct uco_list *uco__wait_release_held(struct uco_sched *s)
+void uco__wait_release_held(struct uco_sched *s)
 {
+    struct uco_list *n;
+
+    /* the barrier stays first in the run queue until this is done: the
+     * woken go behind it, and an overflow half-way leaves the rest held
+     * with the barrier still where it is found again */
     while (!uco__list_empty(&s->held))
         uco__wake(s, uco__container(s->held.next, struct uco_task, hnode),
                   -ETIMEDOUT);
-    return uco__list_pop(&s->runq);
+    uco__list_remove(&s->barrier);
+    if (!uco__list_empty(&s->held_next)) {
+        while ((n = uco__list_pop(&s->held_next)))
+            uco__list_push(&s->held, n);
+        uco__list_push(&s->runq, &s->barrier);
+    }
 }
 
 int uco__wait(struct uco_sched *s, struct uco_task *self, int64_t deadline,
@@ -55,7 +72,7 @@ void uco__unpark(struct uco_sched *s, struct uco_task *t)
     if (t->heap_idx == UCO_HELD) {
         uco__list_remove(&t->hnode);
         t->heap_idx = UCO_NO_HEAP;
-        if (uco__list_empty(&s->held))
+        if (uco__list_empty(&s->held) && uco__list_empty(&s->held_next))
             uco__list_remove(&s->barrier);
     } else if (t->heap_idx != UCO_NO_HEAP) {
         uco__sleepq_remove(&s->sleepq, t);
@@ -85,6 +102,13 @@ void uco__wait_expire(struct uco_sched *s, int64_t now)
                              : NULL;
 
     while ((t = uco__sleepq_top(&s->sleepq)) && t->deadline <= now) {
+        if (t == s->current) {
+            /* its wait has just begun (the deadline passed in between):
+             * the tasks ready now run first, as in uco__wait */
+            uco__sleepq_remove(&s->sleepq, t);
+            hold(s, t);
+            continue;
+        }
         uco__wake(s, t, -ETIMEDOUT);
         if (y) {
             uco__list_remove(&t->qnode);

@@ -488,6 +488,78 @@ static void *past_main(void *arg)
     return NULL;
 }
 
+/* A stream of such waits does not put off an earlier one: P and Q ping-
+ * pong with deadlines of 0, each hand-over waking the other, while T
+ * waits on a channel nobody uses.  T times out within a couple of their
+ * rounds, not after all of them. */
+#define PINGS 200
+static uco_chan *pa, *pb, *pidle;
+static int pongs, t_saw = -1, t_rc;
+
+static void *pinger(void *arg)
+{
+    int v = 0, i;
+    (void)arg;
+    for (i = 0; i < PINGS; i++) {
+        if (uco_chan_send(pa, &v, 0) != 0 || uco_chan_recv(pb, &v, 0) != 0)
+            break;
+        pongs++;
+    }
+    return NULL;
+}
+
+static void *ponger(void *arg)
+{
+    int v = 0, i;
+    (void)arg;
+    for (i = 0; i < PINGS; i++)
+        if (uco_chan_recv(pa, &v, 0) != 0 || uco_chan_send(pb, &v, 0) != 0)
+            break;
+    return NULL;
+}
+
+static void *idle_waiter(void *arg)
+{
+    int v;
+    (void)arg;
+    t_rc = uco_chan_recv(pidle, &v, 0);
+    t_saw = pongs;
+    return NULL;
+}
+
+static void *stream_main(void *arg)
+{
+    uco_task *t[3];
+    int i;
+    (void)arg;
+    pa = make(sizeof(int), 0);
+    pb = make(sizeof(int), 0);
+    pidle = make(sizeof(int), 0);
+    uco_spawn(&t[0], idle_waiter, NULL, NULL);
+    uco_spawn(&t[1], pinger, NULL, NULL);
+    uco_spawn(&t[2], ponger, NULL, NULL);
+    for (i = 0; i < 3; i++)
+        if (uco_join(t[i], NULL, UCO_NEVER) != 0)
+            bad++;
+    destroy(pa);
+    destroy(pb);
+    destroy(pidle);
+    return NULL;
+}
+
+static void test_past_deadline_not_put_off(void **state)
+{
+    (void)state;
+    pongs = 0;
+    assert_int_equal(run_main(stream_main, NULL), 0);
+    assert_int_equal(bad, 0);
+    printf("ping-pong rounds: %d; the idle wait timed out after %d\n",
+           pongs, t_saw);
+    assert_int_equal(t_rc, -ETIMEDOUT);
+    assert_int_equal(pongs, PINGS); /* every hand-over made in time */
+    assert_true(t_saw >= 0 && t_saw <= 2);
+}
+
 static void test_past_deadline_completed_by_ready_task(void **state)
 {
     (void)state;
@@ -1458,6 +1530,7 @@ int main(void)
         T(test_cancelled_receiver_takes_nothing),
         T(test_timed_out_receiver_takes_nothing),
         T(test_past_deadline_completed_by_ready_task),
+        T(test_past_deadline_not_put_off),
         T(test_destroy),
         T(test_bad_input),
         T(test_outside_task),
