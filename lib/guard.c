@@ -37,6 +37,7 @@
 static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool installed;                     /* once per process */
 static struct sigaction old_segv, old_bus; /* what was there before us */
+static int reset_taken[2]; /* SA_RESETHAND of old_segv, old_bus: done */
 
 #ifndef SS_AUTODISARM /* Linux 4.7; only in the kernel's headers */
 #define SS_AUTODISARM (1U << 31)
@@ -105,23 +106,12 @@ static void default_again(int sig)
 }
 
 /* Run the program's handler as the kernel would have: with its mask (and
- * sig itself unless SA_NODEFER) blocked, and under SA_RESETHAND its
- * disposition reset first (a crash reporter that reports once and
- * returns, so that the default action follows).  The reset is of the
- * disposition kept here, not of the library's handler, which stays for
- * the sandboxes: a fault that comes again is forwarded to the default
- * action. */
+ * sig itself unless SA_NODEFER) blocked. */
 static void call_old(int sig, siginfo_t *info, void *uctx,
-                     struct sigaction *old)
+                     const struct sigaction *old)
 {
     sigset_t mask, saved;
-    struct sigaction was = *old;
 
-    if (old->sa_flags & SA_RESETHAND) {
-        old->sa_handler = SIG_DFL;
-        old->sa_flags &= ~(SA_SIGINFO | SA_RESETHAND);
-    }
-    old = &was;
     mask = old->sa_mask;
     if (!(old->sa_flags & SA_NODEFER))
         sigaddset(&mask, sig);
@@ -143,22 +133,30 @@ static void call_old(int sig, siginfo_t *info, void *uctx,
  * (si_code <= 0), which happens once only. */
 static void forward(int sig, siginfo_t *info, void *uctx)
 {
-    struct sigaction *old = sig == SIGBUS ? &old_bus : &old_segv;
+    const struct sigaction *old = sig == SIGBUS ? &old_bus : &old_segv;
     bool sent = info->si_code <= 0;
-
     /* (sa_handler and sa_sigaction share their storage: SIG_DFL and
      * SIG_IGN are themselves, SA_SIGINFO or not) */
-    if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+    void (*h)(int) = old->sa_handler;
+
+    /* SA_RESETHAND: the handler runs once, then the default action (a
+     * crash reporter that reports and returns).  The kept disposition is
+     * never written (threads may read it at once): one flag, taken by
+     * an atomic exchange, says the reset has happened. */
+    if (h != SIG_DFL && h != SIG_IGN && (old->sa_flags & SA_RESETHAND) &&
+        __atomic_exchange_n(&reset_taken[sig == SIGBUS], 1, __ATOMIC_SEQ_CST))
+        h = SIG_DFL;
+    if (h != SIG_DFL && h != SIG_IGN) {
         call_old(sig, info, uctx, old);
 #ifdef UCO_VALGRIND
         /* the fault that would come again (see default_again), now to
          * the default action */
-        if (RUNNING_ON_VALGRIND && !sent && old->sa_handler == SIG_DFL)
+        if (RUNNING_ON_VALGRIND && !sent && (old->sa_flags & SA_RESETHAND))
             default_again(sig);
 #endif
         return;
     }
-    if (sent && old->sa_handler == SIG_IGN)
+    if (sent && h == SIG_IGN)
         return; /* ignored, as it was before the library */
     /* Default (a fault cannot be ignored): return, the instruction faults
      * again and the kernel takes the default action.  A sent signal is
@@ -237,6 +235,10 @@ static void on_fault(int sig, siginfo_t *info, void *uctx)
     if (s && s->leaving && s->leaving != t &&
         (in_guard(&s->leaving->stack, addr) ||
          (s->leaving->frame && in_guard(&s->leaving->frame->stack, addr)))) {
+        if (t) { /* the one chosen to run next: first in line again */
+            t->state = UCO_S_READY;
+            uco__list_push(s->runq.next, &t->qnode);
+        }
         t = s->leaving;
         s->current = t;
     }
