@@ -10,7 +10,10 @@
  *
  * epoll registrations are one-shot and stay in place between waits: each
  * wait arms its fd with one EPOLL_CTL_MOD, and the event that wakes the
- * waiter disarms it, so that an fd nobody waits on is never reported.
+ * waiter disarms it, so that an fd nobody waits on is never reported.  A
+ * wait that ends otherwise (deadline, cancellation) with nobody else on
+ * the fd removes the registration, still armed, while the number names
+ * the file (see leave_slot).
  * Arming at every wait is what keeps an fd closed with close(2) right:
  * the kernel dropped its registration then, so the MOD fails, with ENOENT
  * when the number was reused (the new file is added) and EBADF when it is
@@ -42,6 +45,7 @@ struct fdslot {
 struct uco_io {
     int backend;
     int epfd;
+    struct fdslot *firing;   /* while ready() wakes its waiters */
     struct fdslot *fds;
     size_t nfds;
     struct pollfd *pfd;
@@ -164,10 +168,12 @@ static void ready(struct uco_sched *s, struct fdslot *sl, bool rd, bool wr)
     struct uco_task *r = sl->reader, *w = sl->writer;
     int both = (rd ? UCO_READ : 0) | (wr ? UCO_WRITE : 0);
 
+    s->io->firing = sl;
     if (r && rd && r->state == UCO_S_WAITING)
         uco__wake(s, r, r == w ? both : UCO_READ);
     if (w && wr && w->state == UCO_S_WAITING)
         uco__wake(s, w, r == w ? both : UCO_WRITE);
+    s->io->firing = NULL;
 }
 
 /* Wake fd's waiters with the error rc. */
@@ -294,7 +300,19 @@ static void leave_slot(struct uco_task *t)
         sl->reader = NULL;
     if (sl->writer == t)
         sl->writer = NULL;
-    /* the registration stays: the task will likely wait here again */
+    /* Woken by its event, the registration stays (disarmed by it): the
+     * task will likely wait here again.  Left otherwise (deadline,
+     * cancellation) with nobody else waiting, it is still armed, and the
+     * file may outlive a close(2) of the number (a dup, a child): its
+     * event would then wake whoever waits on the number reused.  Removed
+     * now, while the number still names that file. */
+#ifdef UCO_HAVE_EPOLL
+    if (io->backend == IO_EPOLL && sl->in_epoll && io->firing != sl &&
+        !sl->reader && !sl->writer) {
+        epoll_ctl(io->epfd, EPOLL_CTL_DEL, t->wait_fd, NULL);
+        sl->in_epoll = false;
+    }
+#endif
 }
 
 int uco_fd_wait(int fd, unsigned events, int64_t deadline)
@@ -314,6 +332,13 @@ int uco_fd_wait(int fd, unsigned events, int64_t deadline)
         return -ECANCELED;
     /* before the io state, the table and the slot and the count change */
     uco__stack_ensure(self, true);
+    if (s->io && fd == s->io->epfd)
+        return -EBADF; /* the library's own, not the caller's */
+    if (s->io && (size_t)fd < s->io->nfds &&
+        (((events & UCO_READ) && s->io->fds[fd].reader) ||
+         ((events & UCO_WRITE) && s->io->fds[fd].writer)))
+        return -EBUSY; /* (a look without waiting too: what is ready is
+                          the waiter's) */
     if (deadline != UCO_NEVER && deadline <= uco_now()) {
         /* nothing to wait for: say what is ready now, or time out */
         struct pollfd p = { fd, (short)(((events & UCO_READ) ? POLLIN : 0) |

@@ -334,7 +334,7 @@ static void test_cancelled_task(void **state)
 /* ------------------------------------------------------------------ */
 
 static struct {
-    int first_rc, second_rc, writer_rc, both_rc;
+    int first_rc, second_rc, writer_rc, both_rc, past_rc;
     int64_t second_took;
     int order;
 } tw;
@@ -356,6 +356,9 @@ static void *sock_second_reader(void *arg)
     tw.second_rc = uco_fd_wait(sv_[0], UCO_READ, UCO_NEVER);
     tw.second_took = uco_now() - s;
     tw.both_rc = uco_fd_wait(sv_[0], UCO_READ | UCO_WRITE, UCO_NEVER);
+    /* a look with a deadline past is refused too: what becomes ready is
+     * the first reader's */
+    tw.past_rc = uco_fd_wait(sv_[0], UCO_READ, 0);
     trace_add(&tr, "second");
     return NULL;
 }
@@ -401,6 +404,7 @@ static void test_two_readers(void **state)
     assert_int_equal(tw.second_rc, -EBUSY);
     assert_true(tw.second_took < UCO_MSEC(5) * test_slack());
     assert_int_equal(tw.both_rc, -EBUSY); /* its read half is taken */
+    assert_int_equal(tw.past_rc, -EBUSY);
     assert_int_equal(tw.writer_rc, UCO_WRITE);
     assert_int_equal(tw.first_rc, UCO_READ);
     assert_string_equal(tr.buf, "second writer send reader");
@@ -548,6 +552,49 @@ static void *plain_close_main(void *arg)
     OK(uco_fd_close(npfd[0]));
     OK(uco_fd_close(npfd[1]));
     return NULL;
+}
+
+/* A wait that ended by its deadline, the file kept open by a dup while
+ * its number is closed and reused: the old file becoming readable does
+ * not wake a wait on the new one (its registration went with the wait). */
+static struct {
+    int first, reused, new_rc;
+    int64_t took;
+} sr;
+
+static void *closed_file_main(void *arg)
+{
+    int p[2], q[2], keep;
+    int64_t t;
+    (void)arg;
+    task_pipe(p);
+    sr.first = uco_fd_wait(p[0], UCO_READ, uco_now() + UCO_MSEC(5));
+    keep = dup(p[0]);
+    close(p[0]);
+    task_pipe(q);
+    sr.reused = q[0] == p[0];
+    if (write(p[1], "x", 1) != 1) /* the old file, under the dup */
+        bad++;
+    t = uco_now();
+    sr.new_rc = uco_fd_wait(q[0], UCO_READ, t + UCO_MSEC(50));
+    sr.took = uco_now() - t;
+    close(keep);
+    close(p[1]);
+    OK(uco_fd_close(q[0]));
+    OK(uco_fd_close(q[1]));
+    return NULL;
+}
+
+static void test_no_wake_from_closed_file(void **state)
+{
+    (void)state;
+    memset(&sr, 0, sizeof sr);
+    assert_int_equal(run_main(closed_file_main, NULL), 0);
+    assert_int_equal(bad, 0);
+    assert_int_equal(sr.first, -ETIMEDOUT);
+    assert_true(sr.reused);
+    assert_int_equal(sr.new_rc, -ETIMEDOUT);
+    assert_true(sr.took >= UCO_MSEC(50));
 }
 
 static void test_plain_close_then_reuse(void **state)
@@ -1261,6 +1308,7 @@ int main(void)
         T(test_fd_close_wakes),
         T(test_fd_close_then_reuse),
         T(test_plain_close_then_reuse),
+        T(test_no_wake_from_closed_file),
         T(test_reader_and_writer_on_one_fd),
         T(test_bad_input),
         T(test_outside_task),
