@@ -184,7 +184,7 @@ int uco_call(uco_fn *fn, void *arg, const uco_attr *attr, void **result)
 
     if (!fn || (attr && (attr->flags & ~(unsigned)UCO_SANDBOX)))
         return -EINVAL;
-    uco__stack_ensure_running(false);
+    uco__stack_ensure_entry();
     rc = uco__frame_start(&f, fn, arg, attr, "uco_call");
     if (rc < 0)
         return rc;
