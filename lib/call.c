@@ -30,13 +30,8 @@ const struct uco_stack *uco__running_stack(void)
 
 void uco__stack_ensure_running(bool run)
 {
-    struct uco_task *self = uco__self();
     uintptr_t sp = (uintptr_t)__builtin_frame_address(0), lo;
 
-    if (self) {
-        uco__stack_ensure(self, true);
-        return;
-    }
     if (!thread_frame)
         return;
     lo = uco__stack_lo(&thread_frame->stack);

@@ -519,14 +519,11 @@ uco__stack_ensure(const struct uco_task *self, bool entry)
     }
 }
 
-/* uco__stack_ensure (an entry point's reserve) for whatever the caller
- * runs on: a task's innermost stack, or outside a task the innermost
- * frame's (uco_call, a generator); nothing on a thread's own stack, which
- * no sandbox guards.  Called first by the functions that start, resume or
- * end frames (an overflow in the switch into a frame, or half-way through
- * a start, would leave the frame's state and the thread's guard count
- * changed) and by uco_run.  run: the reserve for a scheduler's own loop
- * (UCO_LIB_STACK_RUN) instead.  No switch. */
+/* The caller is not a task: the entry reserve (see uco__stack_ensure) on
+ * the innermost frame's stack (uco_call, a generator), or nothing on a
+ * thread's own stack, which no sandbox guards.  run: the reserve for a
+ * scheduler's own loop (UCO_LIB_STACK_RUN) instead, for uco_run.  In a
+ * task, uco__stack_ensure_entry below does the same.  No switch. */
 void uco__stack_ensure_running(bool run);
 
 /* For the entry points that change shared state without suspending
