@@ -1,21 +1,85 @@
 /*
- * cancel.c - the unwinding flag, shields and deferred handlers.
+ * cancel.c - the unwinding flag, shields, and the deferred handlers of
+ * whatever coroutine runs.
+ *
+ * Cancelling a task cancels the members of the groups it owns, and the
+ * members of the groups those own, and so on: a tree the program builds,
+ * as deep as it likes.  It is walked with a work list through the tasks
+ * themselves (uco_task.cnode), breadth first, in constant stack.  A task
+ * whose flag is already set is not walked again: its subtree was
+ * cancelled when the flag was set (a group made later by a cancelled
+ * owner starts its members cancelled).
  */
-#include "ucoro-int.h"
+#include "task.h"
 
-#include <stdlib.h>
-#include <string.h>
+#include "frame.h"
+
+/* Set t's flag if it is not yet set, and queue it on work for its
+ * groups.  No switch. */
+static void flag(struct uco_task *t, struct uco_list *work)
+{
+    if (t->state == UCO_TASK_DONE || t->cancelled)
+        return;
+    t->cancelled = true;
+    uco__list_push(work, &t->cnode);
+}
+
+/* Flag every live member of g.  No switch. */
+static void flag_members(struct uco_group *g, struct uco_list *work)
+{
+    struct uco_list *n;
+
+    g->cancelled = true;
+    for (n = g->members.next; n != &g->members; n = n->next)
+        flag(uco__container(n, struct uco_task, gnode), work);
+}
+
+/* Walk work until it is empty: each task's groups' members are flagged
+ * in turn, and the task woken if it waits unshielded.  No switch. */
+static void walk(struct uco_sched *s, struct uco_list *work)
+{
+    struct uco_list *n, *g;
+
+    while ((n = uco__list_pop(work))) {
+        struct uco_task *t = uco__container(n, struct uco_task, cnode);
+        for (g = t->groups.next; g != &t->groups; g = g->next)
+            flag_members(uco__container(g, struct uco_group, onode), work);
+        if (t->state == UCO_TASK_WAITING && !t->shielded)
+            uco__wake(s, t, -ECANCELED);
+    }
+}
 
 void uco__cancel(struct uco_sched *s, struct uco_task *t)
 {
-    if (t->state == UCO_S_DONE)
+    struct uco_list work;
+
+    uco__list_init(&work);
+    if (t->state == UCO_TASK_DONE)
         return;
-    if (!t->cancelled) {
-        t->cancelled = true;
-        uco__group_cancel_owned(s, t);
+    if (t->cancelled) { /* its subtree was done then */
+        if (t->state == UCO_TASK_WAITING && !t->shielded)
+            uco__wake(s, t, -ECANCELED);
+        return;
     }
-    if (t->state == UCO_S_WAITING && !t->shielded)
-        uco__wake(s, t, -ECANCELED);
+    flag(t, &work);
+    walk(s, &work);
+}
+
+void uco__cancel_group(struct uco_sched *s, struct uco_group *g)
+{
+    struct uco_list work;
+
+    uco__list_init(&work);
+    flag_members(g, &work);
+    walk(s, &work);
+}
+
+void uco__cancel_all(struct uco_sched *s)
+{
+    struct uco_list *n;
+
+    for (n = s->tasks.next; n != &s->tasks; n = n->next)
+        uco__cancel(s, uco__container(n, struct uco_task, all));
 }
 
 int uco_cancel(uco_task *t)
@@ -26,7 +90,7 @@ int uco_cancel(uco_task *t)
         return -EPERM;
     if (!uco__task_valid(s, t))
         return -EINVAL;
-    uco__stack_ensure_entry();
+    uco__enter_change();
     uco__cancel(s, t);
     return 0;
 }
@@ -49,24 +113,6 @@ int uco_shield(bool on)
     return was;
 }
 
-void uco__defers_init(struct uco_defers *d)
-{
-    d->v = d->inl;
-    d->n = 0;
-    d->cap = UCO_DEFER_INLINE;
-}
-
-void uco__defers_run(struct uco_defers *d)
-{
-    while (d->n > 0) {
-        struct uco_defer_fn h = d->v[--d->n];
-        h.fn(h.arg);
-    }
-    if (d->v != d->inl)
-        free(d->v);
-    uco__defers_init(d);
-}
-
 /* The handlers of the coroutine that is running (the innermost frame, or
  * the task), or NULL outside any. */
 static struct uco_defers *running_defers(void)
@@ -87,26 +133,8 @@ int uco_defer(void (*fn)(void *arg), void *arg)
         return -EPERM;
     if (!fn)
         return -EINVAL;
-    uco__stack_ensure_entry();
-    if (d->n == d->cap) {
-        unsigned cap = d->cap * 2;
-        struct uco_defer_fn *v;
-        if (d->v == d->inl) {
-            v = malloc(cap * sizeof *v);
-            if (v)
-                memcpy(v, d->inl, sizeof d->inl);
-        } else {
-            v = realloc(d->v, cap * sizeof *v);
-        }
-        if (!v)
-            return -ENOMEM;
-        d->v = v;
-        d->cap = cap;
-    }
-    d->v[d->n].fn = fn;
-    d->v[d->n].arg = arg;
-    d->n++;
-    return 0;
+    uco__enter_change();
+    return uco__defers_push(d, fn, arg);
 }
 
 int uco_undefer(bool run)
@@ -116,9 +144,8 @@ int uco_undefer(bool run)
 
     if (!d)
         return -EPERM;
-    if (d->n == 0)
+    if (uco__defers_pop(d, &h) < 0)
         return -ENOENT;
-    h = d->v[--d->n];
     if (run)
         h.fn(h.arg);
     return 0;

@@ -9,7 +9,7 @@
  * unlinks the task's other records and wakes it.  FIFO queues make the
  * waiting senders and receivers take turns in arrival order.
  */
-#include "ucoro-int.h"
+#include "core.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +27,10 @@ struct uco_chan {
     struct uco_sched *sched;
 };
 
-/* One operation of a blocked task. */
+/* One operation of a blocked task: its waiter record, and what the
+ * counterpart needs to complete it. */
 struct waiter {
-    struct uco_list node;     /* on chan->senders or chan->receivers */
-    struct uco_task *task;
+    struct uco_waiter w;      /* on chan->senders or chan->receivers */
     void *elem;               /* where to read (send) or write (recv) */
     struct waiter *all;       /* the task's records (an array) */
     size_t n, idx;            /* how many; this one's index */
@@ -45,7 +45,7 @@ int uco_chan_create(uco_chan **out, size_t elem_size, size_t capacity)
     if (!out || elem_size == 0 || elem_size > (1u << 20) ||
         (capacity && elem_size > SIZE_MAX / capacity))
         return -EINVAL;
-    uco__stack_ensure_entry();
+    uco__enter_change();
     c = calloc(1, sizeof *c);
     if (!c)
         return -ENOMEM;
@@ -77,7 +77,7 @@ static void unlink_records(struct uco_task *t)
     size_t i;
 
     for (i = 0; i < w->n; i++)
-        uco__list_remove(&w->all[i].node);
+        uco__list_remove(&w->all[i].w.node);
 }
 
 /* Complete w's operation with rc: tell its task which one fired and wake
@@ -86,13 +86,13 @@ static void fire(struct waiter *w, int rc)
 {
     *w->fired = w->idx;
     *w->fired_rc = rc;
-    uco__wake(uco__cur, w->task, 0);
+    uco__wake(uco__cur, w->w.task, 0);
 }
 
 static struct waiter *first(struct uco_list *q)
 {
     return uco__list_empty(q) ? NULL
-                              : uco__container(q->next, struct waiter, node);
+                              : uco__container(q->next, struct waiter, w.node);
 }
 
 /* Try to send without blocking: 0 done, -EPIPE closed, -EAGAIN would block. */
@@ -142,25 +142,29 @@ static int try_recv(struct uco_chan *c, void *elem)
     return c->closed ? -EPIPE : -EAGAIN;
 }
 
-int uco_chan_choose(uco_chan_op *ops, size_t n, int64_t deadline)
+/* ops[0, n) are operations uco_chan_choose can take. */
+static bool ops_valid(const uco_chan_op *ops, size_t n)
 {
-    struct uco_sched *s = uco__cur;
-    struct uco_task *self = uco__self();
-    struct waiter w[16];
-    size_t i, fired = (size_t)-1;
-    int rc, fired_rc = 0;
+    size_t i;
 
-    if (!self)
-        return -EPERM;
-    if (!ops || n == 0 || n > 16 || (deadline < 0 && deadline != UCO_NEVER))
-        return -EINVAL;
+    if (!ops || n == 0 || n > 16)
+        return false;
     for (i = 0; i < n; i++)
         if (!chan_valid(ops[i].chan) || !ops[i].elem ||
             (ops[i].op != UCO_CHAN_SEND && ops[i].op != UCO_CHAN_RECV))
-            return -EINVAL;
-    if (uco__cancel_pending(self))
-        return -ECANCELED;
-    uco__stack_ensure(self, true); /* a hand-over below wakes a task */
+            return false;
+    return true;
+}
+
+int uco_chan_choose(uco_chan_op *ops, size_t n, int64_t deadline)
+{
+    struct uco_task *self;
+    struct waiter w[16];
+    size_t i, fired = (size_t)-1;
+    int rc = uco__enter_wait(&self, ops_valid(ops, n), deadline), fired_rc = 0;
+
+    if (rc < 0)
+        return rc;
     for (i = 0; i < n; i++) {
         rc = ops[i].op == UCO_CHAN_SEND ? try_send(ops[i].chan, ops[i].elem)
                                         : try_recv(ops[i].chan, ops[i].elem);
@@ -170,7 +174,7 @@ int uco_chan_choose(uco_chan_op *ops, size_t n, int64_t deadline)
         }
     }
     for (i = 0; i < n; i++) {
-        w[i].task = self;
+        w[i].w.task = self;
         w[i].elem = ops[i].elem;
         w[i].all = w;
         w[i].n = n;
@@ -179,11 +183,11 @@ int uco_chan_choose(uco_chan_op *ops, size_t n, int64_t deadline)
         w[i].fired_rc = &fired_rc;
         uco__list_push(ops[i].op == UCO_CHAN_SEND ? &ops[i].chan->senders
                                                   : &ops[i].chan->receivers,
-                       &w[i].node);
+                       &w[i].w.node);
     }
     self->unwait = unlink_records;
     self->wait_obj = w;
-    rc = uco__wait(s, self, deadline, n == 1 ? (ops[0].op == UCO_CHAN_SEND ? "channel send" : "channel receive") : "channel choose");
+    rc = uco__wait(self->sched, self, deadline, n == 1 ? (ops[0].op == UCO_CHAN_SEND ? "channel send" : "channel receive") : "channel choose");
     if (fired != (size_t)-1) {
         /* the operation happened: report it even if cancelled meanwhile,
          * or an element would be lost */
@@ -215,7 +219,7 @@ int uco_chan_close(uco_chan *c)
         return -EINVAL;
     if (c->closed)
         return -EPIPE;
-    uco__stack_ensure_entry();
+    uco__enter_change();
     c->closed = true;
     if (!uco__cur)
         return 0; /* nobody can be waiting outside a scheduler */
@@ -232,7 +236,7 @@ int uco_chan_destroy(uco_chan *c)
         return -EINVAL;
     if (!uco__list_empty(&c->senders) || !uco__list_empty(&c->receivers))
         return -EBUSY;
-    uco__stack_ensure_entry();
+    uco__enter_change();
     c->magic = 0;
     free(c->buf);
     free(c);

@@ -8,7 +8,7 @@
  * task (a uco_sleep in the body suspends the driving task, and other
  * tasks run meanwhile).
  */
-#include "ucoro-int.h"
+#include "frame.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +41,7 @@ int uco_gen_create(uco_gen **out, uco_gen_fn *fn, void *arg,
     if (!out || !fn ||
         (attr && (attr->flags & ~(unsigned)UCO_SANDBOX)))
         return -EINVAL;
-    uco__stack_ensure_entry();
+    uco__enter_change();
     g = calloc(1, sizeof *g);
     if (!g)
         return -ENOMEM;
@@ -69,7 +69,7 @@ int uco_gen_next(uco_gen *g, void **value)
         return -EBUSY;
     if (g->f.done)
         return g->f.outcome;
-    uco__stack_ensure_entry();
+    uco__enter_change();
     g->started = true;
     g->running = true;
     g->value = NULL;
@@ -101,7 +101,7 @@ void uco_gen_destroy(uco_gen *g)
 {
     if (!g || g->running)
         return;
-    uco__stack_ensure_entry();
+    uco__enter_change();
     if (g->started && !g->f.done) {
         /* Let the body unwind: its pending yield returns -ECANCELED, and
          * so does every later one, without suspending. */

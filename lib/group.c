@@ -2,9 +2,10 @@
  * group.c - task groups: structured concurrency.  A group belongs to the
  * task that created it; its members are released by the group when they
  * finish; the first failure is kept; cancelling the owner cancels the
- * members; a group its owner left behind is destroyed when the owner ends.
+ * members (cancel.c); a group its owner left behind is destroyed when the
+ * owner ends.
  */
-#include "ucoro-int.h"
+#include "task.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@ void uco__group_free_all(struct uco_sched *s)
     uco__list_init(&s->dead_groups);
 }
 
-/* A usable group of this thread's scheduler, or NULL. */
+/* A usable group of this thread's scheduler. */
 static bool group_valid(const struct uco_sched *s, const struct uco_group *g)
 {
     return g && s && g->magic == UCO_GROUP_MAGIC && g->sched == s;
@@ -29,19 +30,19 @@ static bool group_valid(const struct uco_sched *s, const struct uco_group *g)
 
 int uco_group_create(uco_group **out, unsigned flags)
 {
-    struct uco_task *self = uco__self();
+    struct uco_task *self;
+    struct uco_sched *s;
     struct uco_group *g;
+    int rc = uco__enter_task(&self, out && !(flags & ~(unsigned)UCO_GROUP_FAIL_FAST));
 
-    if (!self)
-        return -EPERM;
-    if (!out || (flags & ~(unsigned)UCO_GROUP_FAIL_FAST))
-        return -EINVAL;
-    uco__stack_ensure_entry();
-    if (!uco__list_empty(&uco__cur->dead_groups)) {
+    if (rc < 0)
+        return rc;
+    s = self->sched;
+    if (!uco__list_empty(&s->dead_groups)) {
         /* reuse the oldest destroyed one (FIFO: stale handles stay
          * refused as long as possible) */
-        g = uco__container(uco__list_pop(&uco__cur->dead_groups),
-                           struct uco_group, onode);
+        g = uco__container(uco__list_pop(&s->dead_groups), struct uco_group,
+                           onode);
         memset(g, 0, sizeof *g);
     } else {
         g = calloc(1, sizeof *g);
@@ -50,7 +51,7 @@ int uco_group_create(uco_group **out, unsigned flags)
     }
     g->magic = UCO_GROUP_MAGIC;
     g->flags = flags;
-    g->sched = uco__cur;
+    g->sched = s;
     g->owner = self;
     uco__list_init(&g->members);
     uco__list_init(&g->waiters);
@@ -62,37 +63,37 @@ int uco_group_create(uco_group **out, unsigned flags)
 int uco_group_spawn(uco_group *g, uco_task **task, uco_fn *fn, void *arg,
                     const uco_attr *attr)
 {
-    struct uco_sched *s = uco__cur;
+    struct uco_task *self, *t;
+    int rc = uco__enter_task(&self, group_valid(uco__cur, g) &&
+                                        !(attr && (attr->flags & UCO_DETACHED)));
 
-    if (!uco__self())
-        return -EPERM;
-    if (!group_valid(s, g))
-        return -EINVAL;
+    if (rc < 0)
+        return rc;
     if (g->destroying)
         return -EBUSY;
-    return uco__spawn(s, task, fn, arg, attr, g);
-}
-
-/* Cancel every live member of g (and those spawned later).  No switch. */
-static void cancel_members(struct uco_sched *s, struct uco_group *g)
-{
-    struct uco_list *n;
-
-    g->cancelled = true;
-    for (n = g->members.next; n != &g->members; n = n->next)
-        uco__cancel(s, uco__container(n, struct uco_task, gnode));
+    rc = uco__spawn(self->sched, &t, fn, arg, attr);
+    if (rc < 0)
+        return rc;
+    /* not run yet: a member of a group being cancelled starts cancelled,
+     * and never enters its function */
+    t->detached = true;
+    t->group = g;
+    t->cancelled |= g->cancelled || g->owner->cancelled;
+    uco__list_push(&g->members, &t->gnode);
+    g->nlive++;
+    if (task)
+        *task = t;
+    return 0;
 }
 
 int uco_group_cancel(uco_group *g)
 {
-    struct uco_sched *s = uco__cur;
+    struct uco_task *self;
+    int rc = uco__enter_task(&self, group_valid(uco__cur, g));
 
-    if (!uco__self())
-        return -EPERM;
-    if (!group_valid(s, g))
-        return -EINVAL;
-    uco__stack_ensure_entry();
-    cancel_members(s, g);
+    if (rc < 0)
+        return rc;
+    uco__cancel_group(self->sched, g);
     return 0;
 }
 
@@ -119,64 +120,58 @@ static bool inside(const struct uco_task *t, const struct uco_group *g)
 /* Wait until g has no live member.  0, -ETIMEDOUT, -ECANCELED, -EDEADLK.
  * A wake-up with 0 means the last member finished: g is not read after it,
  * since the task that destroys g may run first.  Switches. */
-static int wait_members(struct uco_sched *s, struct uco_task *self,
-                        struct uco_group *g, int64_t deadline)
+static int wait_members(struct uco_task *self, struct uco_group *g,
+                        int64_t deadline)
 {
+    struct uco_waiter w;
+
     if (inside(self, g))
         return -EDEADLK;
     if (g->nlive == 0)
         return 0;
-    uco__list_push(&g->waiters, &self->qnode);
-    return uco__wait(s, self, deadline, "group");
+    return uco__wait_on(&g->waiters, &w, self, deadline, "group");
 }
 
 int uco_group_wait(uco_group *g, int64_t deadline)
 {
-    struct uco_sched *s = uco__cur;
-    struct uco_task *self = uco__self();
+    struct uco_task *self;
+    int rc = uco__enter_wait(&self, group_valid(uco__cur, g), deadline);
 
-    if (!self)
-        return -EPERM;
-    if (!group_valid(s, g) || (deadline < 0 && deadline != UCO_NEVER))
-        return -EINVAL;
-    if (uco__cancel_pending(self))
-        return -ECANCELED;
-    return wait_members(s, self, g, deadline);
+    if (rc < 0)
+        return rc;
+    return wait_members(self, g, deadline);
 }
 
 int uco_group_destroy(uco_group *g)
 {
-    struct uco_sched *s = uco__cur;
-    struct uco_task *self = uco__self();
-    int rc;
+    struct uco_task *self;
     bool was;
+    int rc = uco__enter_task(&self, group_valid(uco__cur, g));
 
-    if (!self)
-        return -EPERM;
-    if (!group_valid(s, g))
-        return -EINVAL;
+    if (rc < 0)
+        return rc;
     if (inside(self, g))
         return -EDEADLK;
     if (g->destroying)
         return -EBUSY;
-    uco__stack_ensure_entry();
     g->destroying = true;
-    cancel_members(s, g);
+    uco__cancel_group(self->sched, g);
     was = self->shielded;
     self->shielded = true;
     while (g->nlive > 0)
-        wait_members(s, self, g, UCO_NEVER);
+        wait_members(self, g, UCO_NEVER);
     self->shielded = was;
     rc = g->status;
     uco__list_remove(&g->onode);
-    g->magic = 0; /* kept until uco_run ends: a stale handle gets -EINVAL */
-    uco__list_push(&s->dead_groups, &g->onode);
+    g->magic = 0; /* kept until the scheduler ends: a stale handle gets -EINVAL */
+    uco__list_push(&self->sched->dead_groups, &g->onode);
     return rc;
 }
 
 void uco__group_member_done(struct uco_task *t)
 {
     struct uco_group *g = t->group;
+    struct uco_task *w;
 
     uco__list_remove(&t->gnode);
     g->nlive--;
@@ -184,21 +179,11 @@ void uco__group_member_done(struct uco_task *t)
         g->status = t->outcome;
         g->failed_id = t->id;
         if (g->flags & UCO_GROUP_FAIL_FAST)
-            cancel_members(t->sched, g);
+            uco__cancel_group(t->sched, g);
     }
     if (g->nlive == 0)
-        while (!uco__list_empty(&g->waiters))
-            uco__wake(t->sched,
-                      uco__container(g->waiters.next, struct uco_task, qnode),
-                      0);
-}
-
-void uco__group_cancel_owned(struct uco_sched *s, struct uco_task *t)
-{
-    struct uco_list *n;
-
-    for (n = t->groups.next; n != &t->groups; n = n->next)
-        cancel_members(s, uco__container(n, struct uco_group, onode));
+        while ((w = uco__waiter_first(&g->waiters)))
+            uco__wake(t->sched, w, 0);
 }
 
 void uco__group_destroy_owned(struct uco_task *t)
@@ -212,7 +197,7 @@ void uco__group_destroy_owned(struct uco_task *t)
              * gone: let go of it, and wait for that much (shielded) */
             uco__list_remove(&g->onode);
             if (g->nlive > 0)
-                wait_members(t->sched, t, g, UCO_NEVER);
+                wait_members(t, g, UCO_NEVER);
         } else {
             uco_group_destroy(g);
         }

@@ -1,27 +1,25 @@
 /*
- * guard.c - SIGSEGV (and SIGBUS) on a guard region: diagnose, or end a
- * sandbox.
+ * guard.c - the SIGSEGV (and SIGBUS) handler's plumbing.
  *
  * The handler runs with SA_ONSTACK on a per-thread alternate stack (a task
- * that overflowed has no stack left to run it on).  It looks at si_addr:
- *  - in the guard of the running frame or task: without a sandbox it
- *    writes which task overflowed to stderr and lets the default action
- *    happen (the faulting instruction runs again, now without a handler);
- *    with one, it leaves the handler for a rescue context on the
- *    overflowed stack (made new from the top; the signal mask restored by
- *    setcontext and, for backends that keep no mask, explicitly) which
- *    ends the body with UCO_ESTACK;
- *  - anywhere else: the fault is not ours and goes, untouched, to the
- *    disposition found when the handler was installed: that handler (with
- *    or without SA_SIGINFO, called as the kernel would: its mask,
- *    SA_NODEFER, SA_RESETHAND), or the default action, core dump
- *    included.  So does the signal sent by kill(2) or raise(3), whatever
- *    si_addr seems to say: it is delivered once.
+ * that overflowed has no stack left to run it on).  It asks the core (the
+ * hook given to uco__guard_enter: frame.c) whether the fault is in a
+ * guard region the library knows; the core either rescues a sandbox,
+ * leaving the handler for good, or reports the overflow, after which the
+ * default action happens (the faulting instruction runs again, now
+ * without a handler).  Anything else goes,
+ * untouched, to the disposition found when the handler was installed:
+ * that handler (with or without SA_SIGINFO, called as the kernel would:
+ * its mask, SA_NODEFER, SA_RESETHAND), or the default action, core dump
+ * included.  So does the signal sent by kill(2) or raise(3), whatever
+ * si_addr seems to say: it is delivered once.
  * The handler is installed when a thread first starts a scheduler, a
  * generator or a uco_call, never when the library is loaded; a program
  * that installs its own afterwards has replaced it.
  */
-#include "ucoro-int.h"
+#include "guard.h"
+
+#include "stack.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -29,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 #ifdef UCO_VALGRIND
 #include <valgrind/valgrind.h>
@@ -37,6 +36,7 @@
 static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool installed;                     /* once per process */
 static struct sigaction old_segv, old_bus; /* what was there before us */
+static uco_fault_hook *fault_hook;         /* set with installed */
 static int reset_taken[2]; /* SA_RESETHAND of old_segv, old_bus: done */
 
 #ifndef SS_AUTODISARM /* Linux 4.7; only in the kernel's headers */
@@ -55,42 +55,7 @@ static UCO_TLS size_t alt_len;
 static UCO_TLS unsigned alt_vg_id;    /* its Valgrind stack id */
 #endif
 
-/* Name the overflowed coroutine on stderr. */
-static void report(const struct uco_task *t, const struct uco_frame *f,
-                   const struct uco_stack *st, uintptr_t addr)
-{
-    char b[512];
-    size_t n = 0, cap = sizeof b;
-
-    n = uco__put_str(b, n, cap, "ucoro: stack overflow: task ");
-    if (t) {
-        n = uco__put_task(b, n, cap, t);
-    } else {
-        n = uco__put_str(b, n, cap, "(none: outside a scheduler)");
-    }
-    if (f) {
-        n = uco__put_str(b, n, cap, " in ");
-        n = uco__put_name(b, n, cap, f->name ? f->name : "a frame");
-    }
-    n = uco__put_str(b, n, cap, " ran into its guard region: stack size ");
-    n = uco__put_num(b, n, cap, st->size, 10);
-    n = uco__put_str(b, n, cap, " bytes, guard size ");
-    n = uco__put_num(b, n, cap, st->guard, 10);
-    n = uco__put_str(b, n, cap, " bytes, fault address ");
-    n = uco__put_num(b, n, cap, addr, 16);
-    n = uco__put_str(b, n, cap, "\n");
-    if (write(2, b, n) < 0) {
-        /* nothing more can be done from here */
-    }
-}
-
 /* ---- the handler */
-
-static bool in_guard(const struct uco_stack *st, uintptr_t a)
-{
-    return st->map && a >= (uintptr_t)st->map &&
-           a < (uintptr_t)st->map + st->guard;
-}
 
 /* Let the default action of sig happen: reset it, and return to the
  * faulting instruction, which faults again.  Under Valgrind, which does
@@ -192,9 +157,7 @@ static void valgrind_on_altstack(void)
 #endif
 }
 
-/* Before leaving the handler for a rescue: what its sigreturn would have
- * restored and the rescue must restore itself. */
-static void leaving_handler(void *uctx)
+void uco__guard_leave_handler(void *uctx)
 {
     const stack_t *ss = &((const ucontext_t *)uctx)->uc_stack;
 
@@ -220,43 +183,8 @@ void uco__guard_rescued(void)
 
 static void on_fault(int sig, siginfo_t *info, void *uctx)
 {
-    uintptr_t addr = (uintptr_t)info->si_addr;
-    struct uco_sched *s = uco__cur;
-    struct uco_task *t = s ? s->current : NULL;
-    struct uco_frame *f;
-
-    if (info->si_code <= 0) { /* sent, not a fault: si_addr means nothing */
-        forward(sig, info, uctx);
-        return;
-    }
-
-    /* between choosing the next task and switching to it, the code still
-     * runs on the stack of the one leaving */
-    if (s && s->leaving && s->leaving != t &&
-        (in_guard(&s->leaving->stack, addr) ||
-         (s->leaving->frame && in_guard(&s->leaving->frame->stack, addr)))) {
-        if (t) { /* the one chosen to run next: first in line again */
-            t->state = UCO_S_READY;
-            uco__list_push(s->runq.next, &t->qnode);
-        }
-        t = s->leaving;
-        s->current = t;
-    }
-    f = t ? t->frame : *uco__frame_slot();
-
-    if (f && in_guard(&f->stack, addr)) {
-        if (f->sandbox) {
-            leaving_handler(uctx);
-            uco__frame_overflowed(f);
-        }
-        report(t, f, &f->stack, addr);
-    } else if (t && in_guard(&t->stack, addr)) {
-        if (t->flags & UCO_SANDBOX) {
-            leaving_handler(uctx);
-            uco__task_overflowed(t);
-        }
-        report(t, NULL, &t->stack, addr);
-    } else {
+    /* sent, not a fault: si_addr means nothing */
+    if (info->si_code <= 0 || !fault_hook((uintptr_t)info->si_addr, uctx)) {
         forward(sig, info, uctx);
         return;
     }
@@ -311,7 +239,7 @@ static int altstack_on(void)
     return 0;
 }
 
-int uco__guard_enter(void)
+int uco__guard_enter(uco_fault_hook *hook)
 {
     int rc;
 
@@ -324,6 +252,7 @@ int uco__guard_enter(void)
     }
     pthread_mutex_lock(&install_lock);
     if (!installed) {
+        fault_hook = hook;
         install(SIGSEGV, &old_segv);
         install(SIGBUS, &old_bus);
         installed = true;

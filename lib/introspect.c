@@ -2,7 +2,7 @@
  * introspect.c - looking at tasks from inside the program: a task's state,
  * a table of every task of the scheduler, and the opt-in watchdog.
  */
-#include "ucoro-int.h"
+#include "core.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,12 +16,7 @@ int uco_task_state(const uco_task *t)
 
     if (!uco__task_valid(s, t))
         return -EINVAL;
-    switch (t->state) {
-    case UCO_S_READY: return UCO_TASK_READY;
-    case UCO_S_RUNNING: return UCO_TASK_RUNNING;
-    case UCO_S_WAITING: return UCO_TASK_WAITING;
-    default: return UCO_TASK_DONE;
-    }
+    return t->state;
 }
 
 /* mincore's answers for this many pages at a time: a stack of the
@@ -57,7 +52,7 @@ static size_t resident(const struct uco_stack *st, unsigned char *vec,
 static const char *state_name(const struct uco_task *t)
 {
     static const char *names[] = { "ready", "running", "waiting", "done" };
-    return t->finishing && t->state != UCO_S_DONE ? "ending" : names[t->state];
+    return t->finishing && t->state != UCO_TASK_DONE ? "ending" : names[t->state];
 }
 
 static void dump_task(FILE *out, const struct uco_task *t, int64_t now,
@@ -65,7 +60,7 @@ static void dump_task(FILE *out, const struct uco_task *t, int64_t now,
 {
     char waits[48] = "-", until[32] = "-";
 
-    if (t->state == UCO_S_WAITING) {
+    if (t->state == UCO_TASK_WAITING) {
         if (t->waits_on && t->waits_on[0] == 'f') /* "fd ..." */
             snprintf(waits, sizeof waits, "%s %d", t->waits_on, t->wait_fd);
         else
@@ -90,7 +85,6 @@ int uco_dump(FILE *out)
     struct uco_list *n;
     int64_t now = uco_now();
     int count = 0;
-    size_t timed;
     unsigned char small[256], *vec;
     size_t cap = MINCORE_PAGES;
 
@@ -107,18 +101,14 @@ int uco_dump(FILE *out)
             "state", "waits on", "until", "stack K", "used K", "flags");
     for (n = s->tasks.next; n != &s->tasks; n = n->next, count++)
         dump_task(out, uco__container(n, struct uco_task, all), now, vec, cap);
-    /* with a deadline: in the sleep heap, or held (see uco__wait) */
-    timed = s->sleepq.n;
-    for (n = s->held.next; n != &s->held; n = n->next)
-        timed++;
-    for (n = s->held_next.next; n != &s->held_next; n = n->next)
-        timed++;
     fprintf(out, "%d task(s), %zu sleeping, %zu waiting on fds\n", count,
-            timed, s->io_waiters);
+            s->sleepq.n, s->io_waiters);
     if (vec != small)
         free(vec);
     return count;
 }
+
+static void watchdog_check(struct uco_sched *s, struct uco_task *t, int64_t now);
 
 int uco_watchdog(int64_t limit)
 {
@@ -129,6 +119,7 @@ int uco_watchdog(int64_t limit)
     if (limit < 0)
         return -EINVAL;
     s->watchdog = limit;
+    s->watch = limit ? watchdog_check : NULL;
     if (s->current)
         s->current->run_start = uco_now();
     return 0;
@@ -145,10 +136,12 @@ static size_t put_ms(char *b, size_t n, size_t cap, int64_t ns)
     return uco__put_str(b, n, cap, frac);
 }
 
-/* Runs in the middle of a switch, on the stack of the task that yields:
- * no stdio (whose stack use would reach past what a suspension point
- * reserves, and whose lock an overflow would leave held), one write. */
-void uco__watchdog_check(struct uco_sched *s, struct uco_task *t, int64_t now)
+/* s->watch while the watchdog is on: report t if it ran longer than
+ * s->watchdog.  Runs in the middle of a switch, on the stack of the task
+ * that yields: no stdio (whose stack use would reach past what a
+ * suspension point reserves, and whose lock an overflow would leave
+ * held), one write.  No switch. */
+static void watchdog_check(struct uco_sched *s, struct uco_task *t, int64_t now)
 {
     int64_t ran = now - t->run_start;
     char b[384]; /* a name shows UCO_NAME_SHOWN bytes at most */

@@ -1,296 +1,143 @@
 /*
- * io.c - waiting on file descriptors.
+ * io.c - waiting on file descriptors: each fd's waiters (one reader, one
+ * writer), armed with the scheduler's poller (poller.h) while they wait.
  *
- * A task waiting on an fd sits in the fd's slot (one reader, one writer)
- * and in the sleep heap when it has a deadline.  When nothing is ready the
- * scheduler blocks in one kernel call that covers both the earliest
- * deadline and the fds: epoll_pwait2 (nanosecond timeout) on Linux, ppoll
- * elsewhere or when UCO_IO=poll asks for it.  While tasks keep running,
- * the fds are also polled without blocking every UCO_IO_TICK switches.
- *
- * epoll registrations are one-shot and stay in place between waits: each
- * wait arms its fd with one EPOLL_CTL_MOD, and the event that wakes the
- * waiter disarms it, so that an fd nobody waits on is never reported.  A
- * wait that ends otherwise (deadline, cancellation) with nobody else on
- * the fd removes the registration, still armed, while the number names
- * the file (see leave_slot).
- * Arming at every wait is what keeps an fd closed with close(2) right:
- * the kernel dropped its registration then, so the MOD fails, with ENOENT
- * when the number was reused (the new file is added) and EBADF when it is
- * not open (the wait returns -EBADF); a registration kept without asking
- * would leave a wait on the reused number waiting for good.
- * uco_fd_close wakes the fd's waiters with -EBADF before closing.
+ * A waiting task sits in its fd's slot, and in the sleep heap when it has
+ * a deadline.  When nothing is ready the scheduler's loop blocks in the
+ * poller, which covers both the earliest deadline and the fds; while
+ * tasks keep running, the core polls without blocking every
+ * UCO_POLL_TICK switches through s->poll, set while fds are waited on.
+ * An event wakes the fd's waiters in its directions; a waiter left in the
+ * other direction arms the fd again.  A wait that ends otherwise
+ * (deadline, cancellation) with nobody else on the fd makes the poller
+ * forget it, while the number still names the file: a registration left
+ * behind would report a file that outlived a close(2) of the number (a
+ * dup, a child) to whoever waits on the number reused.  uco_fd_close
+ * wakes the fd's waiters with -EBADF and forgets the fd before closing.
  */
-#include "ucoro-int.h"
+#include "io.h"
+
+#include "poller.h"
 
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#ifdef UCO_HAVE_EPOLL
-#include <sys/epoll.h>
-#endif
-
-enum { IO_EPOLL, IO_POLL };
 
 struct fdslot {
     struct uco_task *reader, *writer; /* waiting tasks, or NULL */
-    bool in_epoll;                    /* registered (armed or not) */
 };
 
 struct uco_io {
-    int backend;
-    int epfd;
-    struct fdslot *firing;   /* while ready() wakes its waiters */
-    struct fdslot *fds;
+    const struct uco_poller_ops *ops;
+    struct uco_poller *p;
+    struct fdslot *fds;      /* [0, nfds): by fd number, grown on demand */
     size_t nfds;
-    struct pollfd *pfd;
-    size_t npfd;
+    struct fdslot *firing;   /* while an event wakes this slot's waiters */
 };
 
-static int default_backend(void)
+static const struct uco_poller_ops *default_ops(void)
 {
+#ifdef UCO_HAVE_EPOLL
     const char *e = getenv("UCO_IO");
-#ifdef UCO_HAVE_EPOLL
-    if (e && strcmp(e, "poll") == 0)
-        return IO_POLL;
-    return IO_EPOLL;
-#else
-    (void)e;
-    return IO_POLL;
+    if (!e || strcmp(e, "poll") != 0)
+        return &uco__poller_epoll;
 #endif
+    return &uco__poller_poll;
 }
 
-/* This scheduler's io state, made on first use.  NULL: no memory or no
- * epoll instance (errno-style code in *err). */
-static struct uco_io *get_io(struct uco_sched *s, int *err)
+int uco__io_start(struct uco_sched *s)
 {
-    struct uco_io *io = s->io;
+    struct uco_io *io = calloc(1, sizeof *io);
+    int rc;
 
-    if (io)
-        return io;
-    io = calloc(1, sizeof *io);
-    if (!io) {
-        *err = -ENOMEM;
-        return NULL;
+    if (!io)
+        return -ENOMEM;
+    io->ops = default_ops();
+    rc = io->ops->create(&io->p);
+    if (rc < 0) {
+        free(io);
+        return rc;
     }
-    io->backend = default_backend();
-    io->epfd = -1;
-#ifdef UCO_HAVE_EPOLL
-    if (io->backend == IO_EPOLL) {
-        io->epfd = epoll_create1(EPOLL_CLOEXEC);
-        if (io->epfd < 0) {
-            *err = -errno;
-            free(io);
-            return NULL;
-        }
-    }
-#endif
     s->io = io;
-    return io;
+    return 0;
 }
 
-void uco__io_free(struct uco_sched *s)
+void uco__io_stop(struct uco_sched *s)
 {
     struct uco_io *io = s->io;
 
     if (!io)
         return;
-    if (io->epfd >= 0)
-        close(io->epfd);
+    io->ops->destroy(io->p);
     free(io->fds);
-    free(io->pfd);
     free(io);
     s->io = NULL;
 }
 
-const char *uco__io_backend(void)
-{
-    return default_backend() == IO_EPOLL ? "epoll" : "poll";
-}
-
 static struct fdslot *slot_of(struct uco_io *io, int fd)
 {
-    if ((size_t)fd >= io->nfds) {
-        size_t n = io->nfds ? io->nfds : 64;
-        struct fdslot *v;
-        while (n <= (size_t)fd)
-            n *= 2;
-        v = realloc(io->fds, n * sizeof *v);
-        if (!v)
-            return NULL;
-        memset(v + io->nfds, 0, (n - io->nfds) * sizeof *v);
-        io->fds = v;
-        io->nfds = n;
-    }
-    return &io->fds[fd];
+    void *v = io->fds;
+    int rc = uco__array_fit(&v, &io->nfds, (size_t)fd, sizeof *io->fds);
+
+    io->fds = v;
+    return rc < 0 ? NULL : &io->fds[fd];
 }
 
-/* Arm fd's one-shot registration with the interest of its waiters (none:
- * leave it disarmed).  0 or a negative errno. */
-static int arm(struct uco_io *io, int fd, struct fdslot *sl)
+/* The directions sl's waiters want. */
+static unsigned interest(const struct fdslot *sl)
 {
-#ifdef UCO_HAVE_EPOLL
-    struct epoll_event ev;
-    uint32_t want = (sl->reader ? EPOLLIN : 0) | (sl->writer ? EPOLLOUT : 0);
-    int op = sl->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-
-    if (io->backend != IO_EPOLL || !want)
-        return 0;
-    memset(&ev, 0, sizeof ev);
-    ev.events = want | EPOLLONESHOT;
-    ev.data.fd = fd;
-    if (epoll_ctl(io->epfd, op, fd, &ev) != 0) {
-        if (errno != ENOENT && errno != EEXIST)
-            return -errno;
-        /* closed with close(2) and the number reused (or the other way
-         * round: registered unknown to us) */
-        op = errno == ENOENT ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
-        if (epoll_ctl(io->epfd, op, fd, &ev) != 0)
-            return -errno;
-    }
-    sl->in_epoll = true;
-#else
-    (void)io;
-    (void)fd;
-    (void)sl;
-#endif
-    return 0;
+    return (sl->reader ? UCO_READ : 0) | (sl->writer ? UCO_WRITE : 0);
 }
 
-/* Wake fd's waiters whose direction is ready (EPOLLIN/POLLIN bits etc.). */
-static void ready(struct uco_sched *s, struct fdslot *sl, bool rd, bool wr)
+/* Wake sl's waiters with rc (a negative code), or those in the
+ * directions of events (rc 0).  No switch. */
+static void fire(struct uco_sched *s, struct fdslot *sl, unsigned events, int rc)
 {
     struct uco_task *r = sl->reader, *w = sl->writer;
-    int both = (rd ? UCO_READ : 0) | (wr ? UCO_WRITE : 0);
 
     s->io->firing = sl;
-    if (r && rd && r->state == UCO_S_WAITING)
-        uco__wake(s, r, r == w ? both : UCO_READ);
-    if (w && wr && w->state == UCO_S_WAITING)
-        uco__wake(s, w, r == w ? both : UCO_WRITE);
+    if (r && (rc || (events & UCO_READ)))
+        uco__wake(s, r, rc ? rc : r == w ? (int)(events & interest(sl)) : UCO_READ);
+    if (w && w != r && (rc || (events & UCO_WRITE)))
+        uco__wake(s, w, rc ? rc : UCO_WRITE);
     s->io->firing = NULL;
-}
-
-/* Wake fd's waiters with the error rc. */
-static void fail(struct uco_sched *s, struct fdslot *sl, int rc)
-{
-    if (sl->reader && sl->reader->state == UCO_S_WAITING)
-        uco__wake(s, sl->reader, rc);
-    if (sl->writer && sl->writer->state == UCO_S_WAITING)
-        uco__wake(s, sl->writer, rc);
-}
-
-/* Time left until deadline as a timespec; NULL for no limit. */
-static struct timespec *timeout(int64_t deadline, struct timespec *ts)
-{
-    int64_t left;
-
-    if (deadline == UCO_NEVER)
-        return NULL;
-    left = deadline - uco_now();
-    if (left < 0)
-        left = 0;
-    ts->tv_sec = (time_t)(left / 1000000000);
-    ts->tv_nsec = (long)(left % 1000000000);
-    return ts;
-}
-
-#ifdef UCO_HAVE_EPOLL
-static void poll_epoll(struct uco_sched *s, struct uco_io *io, int64_t deadline)
-{
-    struct epoll_event ev[64];
-    struct timespec ts, *tp = timeout(deadline, &ts);
-    int i, n;
-
-    n = -1;
-#ifdef UCO_HAVE_EPOLL_PWAIT2
-    static bool no_pwait2; /* the kernel predates it (before 5.11) */
-    if (!no_pwait2) {
-        n = epoll_pwait2(io->epfd, ev, 64, tp, NULL);
-        no_pwait2 = n < 0 && errno == ENOSYS;
-    }
-    if (no_pwait2)
-#endif
-        /* milliseconds, rounded up: never wake before the deadline */
-        n = epoll_wait(io->epfd, ev, 64,
-                       !tp ? -1
-                       : tp->tv_sec >= INT_MAX / 1000 - 1 ? INT_MAX
-                       : (int)(tp->tv_sec * 1000 +
-                               (tp->tv_nsec + 999999) / 1000000));
-    for (i = 0; i < n; i++) {
-        uint32_t e = ev[i].events;
-        int fd = ev[i].data.fd;
-        struct fdslot *sl = &io->fds[fd];
-        bool rd = e & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP);
-        bool wr = e & (EPOLLOUT | EPOLLHUP | EPOLLERR);
-        int rc;
-
-        ready(s, sl, rd, wr);
-        /* the event disarmed the fd: arm it again for a waiter in the
-         * other direction */
-        rc = arm(io, fd, sl);
-        if (rc < 0)
-            fail(s, sl, rc);
-    }
-}
-#endif
-
-static void poll_poll(struct uco_sched *s, struct uco_io *io, int64_t deadline)
-{
-    struct timespec ts, *tp = timeout(deadline, &ts);
-    size_t fd, n = 0;
-    int rc;
-
-    for (fd = 0; fd < io->nfds; fd++) {
-        struct fdslot *sl = &io->fds[fd];
-        if (!sl->reader && !sl->writer)
-            continue;
-        if (n == io->npfd) {
-            size_t cap = io->npfd ? io->npfd * 2 : 64;
-            struct pollfd *v = realloc(io->pfd, cap * sizeof *v);
-            if (!v)
-                return; /* try again next time */
-            io->pfd = v;
-            io->npfd = cap;
-        }
-        io->pfd[n].fd = (int)fd;
-        io->pfd[n].events = (short)((sl->reader ? POLLIN : 0) |
-                                    (sl->writer ? POLLOUT : 0));
-        io->pfd[n].revents = 0;
-        n++;
-    }
-    rc = ppoll(io->pfd, n, tp, NULL);
-    for (fd = 0; rc > 0 && fd < n; fd++) {
-        short e = io->pfd[fd].revents;
-        if (!e)
-            continue;
-        if (e & POLLNVAL) /* closed without uco_fd_close */
-            e |= POLLERR;
-        ready(s, &io->fds[io->pfd[fd].fd], e & (POLLIN | POLLHUP | POLLERR),
-              e & (POLLOUT | POLLHUP | POLLERR));
-    }
 }
 
 void uco__io_poll(struct uco_sched *s, int64_t deadline)
 {
     struct uco_io *io = s->io;
+    struct uco_ioev ev[64];
+    int i, n = io->ops->wait(io->p, deadline, ev, 64);
 
-#ifdef UCO_HAVE_EPOLL
-    if (io->backend == IO_EPOLL) {
-        poll_epoll(s, io, deadline);
-        return;
+    for (i = 0; i < n; i++) {
+        struct fdslot *sl = &io->fds[ev[i].fd];
+        int rc;
+
+        fire(s, sl, ev[i].events, 0);
+        /* the event disarmed the fd: arm it again for a waiter in the
+         * other direction */
+        if (interest(sl)) {
+            rc = io->ops->arm(io->p, ev[i].fd, interest(sl));
+            if (rc < 0)
+                fire(s, sl, 0, rc);
+        }
     }
-#endif
-    poll_poll(s, io, deadline);
+}
+
+/* s->poll while fds are waited on. */
+static void poll_now(struct uco_sched *s)
+{
+    uco__io_poll(s, 0);
 }
 
 /* A waiting task's unwait: leave the fd's slot at once, so that the fd
- * is free for another waiter (or forgotten, after uco_fd_close). */
+ * is free for another waiter (or forgotten, after uco_fd_close).  Woken
+ * by its event, the registration stays (disarmed by it): the task will
+ * likely wait here again.  Left otherwise, with nobody else waiting, it
+ * is forgotten (see the top of this file). */
 static void leave_slot(struct uco_task *t)
 {
     struct uco_io *io = t->sched->io;
@@ -300,92 +147,82 @@ static void leave_slot(struct uco_task *t)
         sl->reader = NULL;
     if (sl->writer == t)
         sl->writer = NULL;
-    /* Woken by its event, the registration stays (disarmed by it): the
-     * task will likely wait here again.  Left otherwise (deadline,
-     * cancellation) with nobody else waiting, it is still armed, and the
-     * file may outlive a close(2) of the number (a dup, a child): its
-     * event would then wake whoever waits on the number reused.  Removed
-     * now, while the number still names that file. */
-#ifdef UCO_HAVE_EPOLL
-    if (io->backend == IO_EPOLL && sl->in_epoll && io->firing != sl &&
-        !sl->reader && !sl->writer) {
-        epoll_ctl(io->epfd, EPOLL_CTL_DEL, t->wait_fd, NULL);
-        sl->in_epoll = false;
-    }
-#endif
+    if (io->firing != sl && !interest(sl))
+        io->ops->forget(io->p, t->wait_fd);
+}
+
+/* What poll(2) says of fd now, in the directions of events: UCO_READ |
+ * UCO_WRITE, -ETIMEDOUT when none is ready, or a negative errno. */
+static int ready_now(int fd, unsigned events)
+{
+    struct pollfd p = { fd, (short)(((events & UCO_READ) ? POLLIN : 0) |
+                                    ((events & UCO_WRITE) ? POLLOUT : 0)), 0 };
+    int rc;
+
+    if (poll(&p, 1, 0) < 0)
+        return -errno;
+    if (p.revents & POLLNVAL)
+        return -EBADF;
+    rc = ((p.revents & (POLLIN | POLLHUP | POLLERR)) && (events & UCO_READ) ? UCO_READ : 0) |
+         ((p.revents & (POLLOUT | POLLHUP | POLLERR)) && (events & UCO_WRITE) ? UCO_WRITE : 0);
+    return rc ? rc : -ETIMEDOUT;
+}
+
+/* Wait in sl, registered.  Switches. */
+static int wait_in(struct uco_sched *s, struct uco_task *self, int fd,
+                   unsigned events, int64_t deadline)
+{
+    int rc;
+
+    if (s->io_waiters++ == 0)
+        s->poll = poll_now;
+    self->wait_fd = fd;
+    self->unwait = leave_slot;
+    rc = uco__wait(s, self, deadline,
+                   events == UCO_READ    ? "fd read"
+                   : events == UCO_WRITE ? "fd write"
+                                         : "fd read/write");
+    if (--s->io_waiters == 0)
+        s->poll = NULL;
+    return rc;
 }
 
 int uco_fd_wait(int fd, unsigned events, int64_t deadline)
 {
-    struct uco_sched *s = uco__cur;
-    struct uco_task *self = uco__self();
+    struct uco_task *self;
+    struct uco_sched *s;
     struct uco_io *io;
     struct fdslot *sl;
-    int rc = 0;
+    int rc = uco__enter_wait(&self, fd >= 0 && events &&
+                                        !(events & ~(unsigned)(UCO_READ | UCO_WRITE)),
+                             deadline);
 
-    if (!self)
-        return -EPERM;
-    if (fd < 0 || !events || (events & ~(unsigned)(UCO_READ | UCO_WRITE)) ||
-        (deadline < 0 && deadline != UCO_NEVER))
-        return -EINVAL;
-    if (uco__cancel_pending(self))
-        return -ECANCELED;
-    /* before the io state, the table and the slot and the count change */
-    uco__stack_ensure(self, true);
-    if (s->io && fd == s->io->epfd)
+    if (rc < 0)
+        return rc;
+    s = self->sched;
+    io = s->io;
+    if (fd == io->ops->fd(io->p))
         return -EBADF; /* the library's own, not the caller's */
-    if (s->io && (size_t)fd < s->io->nfds &&
-        (((events & UCO_READ) && s->io->fds[fd].reader) ||
-         ((events & UCO_WRITE) && s->io->fds[fd].writer)))
+    if ((size_t)fd < io->nfds && (events & interest(&io->fds[fd])))
         return -EBUSY; /* (a look without waiting too: what is ready is
                           the waiter's) */
-    if (deadline != UCO_NEVER && deadline <= uco_now()) {
-        /* nothing to wait for: say what is ready now, or time out */
-        struct pollfd p = { fd, (short)(((events & UCO_READ) ? POLLIN : 0) |
-                                        ((events & UCO_WRITE) ? POLLOUT : 0)), 0 };
-        if (poll(&p, 1, 0) < 0)
-            return -errno;
-        if (p.revents & POLLNVAL)
-            return -EBADF;
-        rc = ((p.revents & (POLLIN | POLLHUP | POLLERR)) && (events & UCO_READ) ? UCO_READ : 0) |
-             ((p.revents & (POLLOUT | POLLHUP | POLLERR)) && (events & UCO_WRITE) ? UCO_WRITE : 0);
-        return rc ? rc : -ETIMEDOUT;
-    }
-    if (!s->io && fcntl(fd, F_GETFD) < 0)
-        return -EBADF; /* before the epoll fd takes a free number */
-    io = get_io(s, &rc);
-    if (!io)
-        return rc;
-    if (fd == io->epfd ||
-        ((io->backend == IO_POLL || (size_t)fd >= io->nfds) &&
-         fcntl(fd, F_GETFD) < 0))
-        return -EBADF; /* (epoll_ctl says so for the other backend, but
-                          the table grows to the fd's number first; the
-                          library's own epoll fd is not the caller's) */
+    if (deadline != UCO_NEVER && deadline <= uco_now())
+        return ready_now(fd, events); /* nothing to wait for */
+    if ((size_t)fd >= io->nfds && fcntl(fd, F_GETFD) < 0)
+        return -EBADF; /* before the table grows to the fd's number */
     sl = slot_of(io, fd);
     if (!sl)
         return -ENOMEM;
-    if (((events & UCO_READ) && sl->reader) || ((events & UCO_WRITE) && sl->writer))
-        return -EBUSY;
     if (events & UCO_READ)
         sl->reader = self;
     if (events & UCO_WRITE)
         sl->writer = self;
-    rc = arm(io, fd, sl);
-    if (rc == -EPERM) {
-        /* a regular file or the like: always ready, as poll says */
-        rc = (int)events;
-    } else if (rc == 0) {
-        s->io_waiters++;
-        self->wait_fd = fd;
-        self->unwait = leave_slot;
-        rc = uco__wait(s, self, deadline,
-                       events == UCO_READ    ? "fd read"
-                       : events == UCO_WRITE ? "fd write"
-                                             : "fd read/write");
-        s->io_waiters--;
-        sl = &io->fds[fd]; /* the table may have moved */
-    }
+    rc = io->ops->arm(io->p, fd, interest(sl));
+    if (rc == -EPERM)
+        rc = (int)events; /* a regular file or the like: always ready */
+    else if (rc == 0)
+        rc = wait_in(s, self, fd, events, deadline);
+    sl = &io->fds[fd]; /* the table may have moved */
     if (sl->reader == self) /* not waited: regular file, or an error */
         sl->reader = NULL;
     if (sl->writer == self)
@@ -400,15 +237,13 @@ int uco_fd_close(int fd)
 
     if (fd < 0)
         return -EBADF;
-    uco__stack_ensure_entry();
-    if (io && (size_t)fd < io->nfds) {
-        struct fdslot *sl = &io->fds[fd];
-        fail(s, sl, -EBADF);
-#ifdef UCO_HAVE_EPOLL
-        if (sl->in_epoll)
-            epoll_ctl(io->epfd, EPOLL_CTL_DEL, fd, NULL);
-#endif
-        sl->in_epoll = false;
+    if (io && fd == io->ops->fd(io->p))
+        return -EBADF; /* the library's own, not the caller's */
+    uco__enter_change();
+    if (io) {
+        if ((size_t)fd < io->nfds)
+            fire(s, &io->fds[fd], 0, -EBADF);
+        io->ops->forget(io->p, fd);
     }
     return close(fd) == 0 ? 0 : -errno;
 }

@@ -1,17 +1,85 @@
 /*
- * sched.c - one scheduler per thread: FIFO round robin, direct switches
- * from task to task, and the scheduler's own loop that runs only when
- * nothing is ready and then blocks in the kernel until the earliest
- * deadline.
+ * sched.c - the scheduler of a thread: control blocks, FIFO round robin
+ * with direct switches from task to task, and leaving a finished task.
+ * The scheduler's own context runs only when nothing is ready (run.c
+ * then blocks in the kernel).
+ *
+ * Control blocks come from per-scheduler chunks and go back on a FIFO
+ * free list when released, marked UCO_TASK_FREE: a stale handle (joined,
+ * or detached and finished) is then refused with -EINVAL until its block
+ * is reused, which FIFO order puts off as long as possible.  They are
+ * freed when the scheduler ends.
  */
-#include "ucoro-int.h"
+#include "core-inl.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 UCO_TLS struct uco_sched *uco__cur;
+
+#define TCB_CHUNK 64
+
+struct uco_tcb_chunk {
+    struct uco_tcb_chunk *next; /* the chunk allocated before, or NULL */
+    struct uco_task tcb[TCB_CHUNK];
+};
+
+void uco__sched_init(struct uco_sched *s)
+{
+    uco__list_init(&s->runq);
+    uco__list_init(&s->tasks);
+    uco__list_init(&s->free_tcbs);
+    uco__list_init(&s->dead_groups);
+    uco__sleepq_init(&s->sleepq);
+    s->next_id = 1;
+}
+
+void uco__sched_free(struct uco_sched *s)
+{
+    while (s->chunks) {
+        struct uco_tcb_chunk *c = s->chunks;
+        size_t i;
+        for (i = 0; i < TCB_CHUNK; i++)
+            if (c->tcb[i].magic == UCO_TASK_MAGIC &&
+                c->tcb[i].name != c->tcb[i].namebuf)
+                free(c->tcb[i].name);
+        s->chunks = c->next;
+        free(c);
+    }
+    uco__sleepq_free(&s->sleepq);
+}
+
+struct uco_task *uco__tcb_alloc(struct uco_sched *s)
+{
+    struct uco_list *n = uco__list_pop(&s->free_tcbs);
+    struct uco_tcb_chunk *c;
+    size_t i;
+
+    if (n)
+        return uco__container(n, struct uco_task, qnode);
+    c = aligned_alloc(_Alignof(struct uco_tcb_chunk), sizeof *c);
+    if (!c)
+        return NULL;
+    c->next = s->chunks;
+    s->chunks = c;
+    for (i = 0; i < TCB_CHUNK; i++) {
+        uco__ctx_init(&c->tcb[i].ctx);
+        c->tcb[i].magic = UCO_TASK_FREE;
+        c->tcb[i].name = NULL;
+    }
+    for (i = 1; i < TCB_CHUNK; i++)
+        uco__list_push(&s->free_tcbs, &c->tcb[i].qnode);
+    return &c->tcb[0];
+}
+
+void uco__tcb_release(struct uco_sched *s, struct uco_task *t)
+{
+    t->magic = UCO_TASK_FREE;
+    if (t->name != t->namebuf)
+        free(t->name);
+    t->name = NULL;
+    uco__list_push(&s->free_tcbs, &t->qnode);
+}
 
 void uco__sched_reap(struct uco_sched *s)
 {
@@ -21,7 +89,7 @@ void uco__sched_reap(struct uco_sched *s)
     uco__ctx_free(&t->ctx);
     uco__stack_put(&t->stack);
     if (t->detached)
-        uco__task_release(s, t);
+        uco__tcb_release(s, t);
 }
 
 uco_ctx *uco__sched_leave(struct uco_sched *s)
@@ -34,48 +102,7 @@ uco_ctx *uco__sched_leave(struct uco_sched *s)
     return &s->ctx;
 }
 
-void uco__sched_cancel_all(struct uco_sched *s)
-{
-    struct uco_list *n;
-
-    for (n = s->tasks.next; n != &s->tasks; n = n->next)
-        uco__cancel(s, uco__container(n, struct uco_task, all));
-}
-
-/* Sleep in the kernel until the deadline (never returns early). */
-static void block_until(int64_t deadline)
-{
-    struct timespec ts = { (time_t)(deadline / 1000000000),
-                           (long)(deadline % 1000000000) };
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-        ;
-}
-
-/* Nothing is ready and nothing sleeps, yet tasks are alive: they wait on
- * each other.  First cancel them all so that they unwind; if even that
- * leaves them stuck (shielded waits), stop with a message naming them. */
-static void deadlocked(struct uco_sched *s)
-{
-    struct uco_list *n;
-
-    if (!s->deadlock) {
-        s->deadlock = true;
-        uco__sched_cancel_all(s);
-        if (!uco__list_empty(&s->runq))
-            return;
-    }
-    fputs("ucoro: deadlock: every task waits and nothing can wake one:", stderr);
-    for (n = s->tasks.next; n != &s->tasks; n = n->next) {
-        struct uco_task *t = uco__container(n, struct uco_task, all);
-        fprintf(stderr, " %s (id %llu)", uco_task_name(t),
-                (unsigned long long)t->id);
-    }
-    fputc('\n', stderr);
-    abort();
-}
-
-/* The scheduler context: runs tasks until none is alive. */
-static void loop(struct uco_sched *s)
+void uco__sched_run(struct uco_sched *s)
 {
     for (;;) {
         struct uco_task *t;
@@ -83,70 +110,23 @@ static void loop(struct uco_sched *s)
         if (s->zombie)
             uco__sched_reap(s);
         t = uco__next_ready(s);
-        if (t) {
-            uco__ctx_switch(&s->ctx, &t->ctx);
-            s->current = NULL;
-            continue;
-        }
-        if (s->alive == 0)
+        if (!t)
             return;
-        t = uco__sleepq_top(&s->sleepq);
-        if (s->io_waiters)
-            uco__io_poll(s, t ? t->deadline : UCO_NEVER);
-        else if (t)
-            block_until(t->deadline);
-        else
-            deadlocked(s);
+        uco__ctx_switch(&s->ctx, &t->ctx);
+        s->current = NULL;
     }
 }
 
-
-int uco_run(uco_fn *fn, void *arg, void **result)
+size_t uco__put_task(char *buf, size_t at, size_t cap, const struct uco_task *t)
 {
-    struct uco_sched *s;
-    struct uco_task *m;
-    int rc;
-
-    if (!fn)
-        return -EINVAL;
-    if (uco__cur)
-        return -EBUSY;
-    /* on a frame's stack (a uco_call body), the loop runs there too */
-    uco__stack_ensure_running(true);
-    s = calloc(1, sizeof *s); /* (calloc also clears s->ctx's tool state) */
-    if (!s)
-        return -ENOMEM;
-    rc = uco__guard_enter();
-    if (rc < 0) {
-        free(s);
-        return rc;
+    at = uco__put_str(buf, at, cap, "\"");
+    if (t->name) {
+        at = uco__put_name(buf, at, cap, t->name);
+    } else { /* uco_task_name's form, without its snprintf */
+        at = uco__put_str(buf, at, cap, "task-");
+        at = uco__put_num(buf, at, cap, t->id, 10);
     }
-    uco__list_init(&s->runq);
-    uco__list_init(&s->held);
-    uco__list_init(&s->held_next);
-    uco__list_init(&s->barrier);
-    uco__list_init(&s->tasks);
-    uco__list_init(&s->free_tcbs);
-    uco__list_init(&s->dead_groups);
-    uco__sleepq_init(&s->sleepq);
-    s->next_id = 1;
-    uco__ctx_template_refresh();
-    uco__cur = s;
-    rc = uco__spawn(s, &m, fn, arg, NULL, NULL);
-    if (rc == 0) {
-        s->main = m;
-        loop(s);
-        rc = s->deadlock ? -EDEADLK : s->main_outcome;
-        if (result)
-            *result = s->main_result;
-    }
-    uco__tcb_free_all(s);
-    uco__group_free_all(s);
-    uco__sleepq_free(&s->sleepq);
-    uco__io_free(s);
-    uco__stack_pool_drain();
-    uco__cur = NULL;
-    uco__guard_leave();
-    free(s);
-    return rc;
+    at = uco__put_str(buf, at, cap, "\" (id ");
+    at = uco__put_num(buf, at, cap, t->id, 10);
+    return uco__put_str(buf, at, cap, ")");
 }

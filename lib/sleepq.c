@@ -7,7 +7,9 @@
  * deadlines wake in the order they slept.  Room is reserved at spawn, so
  * inserting never fails.
  */
-#include "ucoro-int.h"
+#include "sleepq.h"
+
+#include "core.h" /* struct uco_task: heap_idx, deadline, seq */
 
 #include <stdlib.h>
 

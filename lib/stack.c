@@ -13,8 +13,9 @@
  * pages (a respawn touches no new page); the rest give their pages back
  * with MADV_DONTNEED; past POOL_MAX they are unmapped.
  */
-#include "ucoro-int.h"
+#include "stack.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,8 +64,12 @@
 enum { GUARD_UNKNOWN, GUARD_MADVISE, GUARD_MPROTECT };
 static int guard_mode = GUARD_UNKNOWN; /* process-wide; same result per probe */
 
-static UCO_TLS struct uco_stack pool[POOL_MAX];
+static UCO_TLS struct uco_stack pool[POOL_MAX]; /* [0, pool_n): mapped,
+                                                   unused; the first
+                                                   POOL_HOT keep their pages */
 static UCO_TLS size_t pool_n;
+static UCO_TLS uintptr_t thread_lo; /* the thread's own stack's low end, or 0
+                                       until asked */
 
 size_t uco__page_size(void)
 {
@@ -104,22 +109,10 @@ static inline __attribute__((always_inline)) void touch_down(volatile char *p,
     __asm__ volatile("" : : "r"(p) : "memory");
 }
 
-UCO_NO_ASAN __attribute__((noinline)) void uco__stack_reserve(void)
+UCO_NO_ASAN __attribute__((noinline)) void uco__stack_reserve(size_t n)
 {
-    volatile char room[UCO_LIB_STACK];
-    touch_down(room, sizeof room);
-}
-
-UCO_NO_ASAN __attribute__((noinline)) void uco__stack_reserve_entry(void)
-{
-    volatile char room[UCO_LIB_STACK_ENTRY];
-    touch_down(room, sizeof room);
-}
-
-UCO_NO_ASAN __attribute__((noinline)) void uco__stack_reserve_run(void)
-{
-    volatile char room[UCO_LIB_STACK_RUN];
-    touch_down(room, sizeof room);
+    volatile char *room = __builtin_alloca(n);
+    touch_down(room, n);
 }
 
 size_t uco__stack_default_size(void)
@@ -308,4 +301,20 @@ void uco__stack_pool_drain(void)
         STACK_DEREGISTER(st);
         munmap(st->map, st->len);
     }
+}
+
+uintptr_t uco__stack_thread_low(void)
+{
+    pthread_attr_t a;
+    void *addr;
+    size_t size;
+
+    if (thread_lo)
+        return thread_lo;
+    if (pthread_getattr_np(pthread_self(), &a) != 0)
+        return 0;
+    if (pthread_attr_getstack(&a, &addr, &size) == 0)
+        thread_lo = (uintptr_t)addr;
+    pthread_attr_destroy(&a);
+    return thread_lo;
 }

@@ -5,7 +5,7 @@
  * to a waiter (the mutex, a permit) stays handed over even if the waiter
  * was cancelled before it ran again, and is then reported as success.
  */
-#include "ucoro-int.h"
+#include "core.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -19,7 +19,7 @@
 struct uco_event {
     uint32_t magic;
     bool set;
-    struct uco_list waiters; /* uco_task.qnode */
+    struct uco_list waiters; /* waiter records, FIFO */
 };
 
 struct uco_mutex {
@@ -52,36 +52,23 @@ struct uco_waitgroup {
     struct uco_list waiters;
 };
 
-static struct uco_task *task_of(struct uco_list *n)
-{
-    return uco__container(n, struct uco_task, qnode);
-}
-
 /* Wake every waiter of q with reason 0.  No switch. */
 static void wake_all(struct uco_list *q)
 {
-    while (!uco__list_empty(q))
-        uco__wake(uco__cur, task_of(q->next), 0);
+    struct uco_task *t;
+
+    while ((t = uco__waiter_first(q)))
+        uco__wake(uco__cur, t, 0);
 }
 
-/* Common checks before a wait: -EPERM outside a task, -EINVAL for a bad
- * deadline, -ECANCELED when the flag says so; 0 to go on. */
-static int may_wait(struct uco_task *self, int64_t deadline)
-{
-    if (!self)
-        return -EPERM;
-    if (deadline < 0 && deadline != UCO_NEVER)
-        return -EINVAL;
-    return uco__cancel_pending(self) ? -ECANCELED : 0;
-}
-
-/* Park self on q until woken or the deadline; what names q for
+/* Register self on q until woken or the deadline; what names q for
  * introspection.  Switches. */
 static int park(struct uco_list *q, struct uco_task *self, int64_t deadline,
                 const char *what)
 {
-    uco__list_push(q, &self->qnode);
-    return uco__wait(uco__cur, self, deadline, what);
+    struct uco_waiter w;
+
+    return uco__wait_on(q, &w, self, deadline, what);
 }
 
 #define ALLOC(out, type, magic_)                                            \
@@ -89,7 +76,7 @@ static int park(struct uco_list *q, struct uco_task *self, int64_t deadline,
         type *o_;                                                           \
         if (!(out))                                                         \
             return -EINVAL;                                                 \
-        uco__stack_ensure_entry();                                          \
+        uco__enter_change();                                          \
         o_ = calloc(1, sizeof *o_);                                         \
         if (!o_)                                                            \
             return -ENOMEM;                                                 \
@@ -104,7 +91,7 @@ static int park(struct uco_list *q, struct uco_task *self, int64_t deadline,
             return -EINVAL;                                                 \
         if (!uco__list_empty(&(o)->waiters) || (busy))                      \
             return -EBUSY;                                                  \
-        uco__stack_ensure_entry();                                          \
+        uco__enter_change();                                          \
         (o)->magic = 0;                                                     \
         free(o);                                                            \
         return 0;                                                           \
@@ -119,7 +106,7 @@ int uco_event_set(uco_event *ev)
 {
     if (!ev || ev->magic != EVENT_MAGIC)
         return -EINVAL;
-    uco__stack_ensure_entry();
+    uco__enter_change();
     ev->set = true;
     wake_all(&ev->waiters);
     return 0;
@@ -142,12 +129,9 @@ int uco_event_is_set(const uco_event *ev)
 
 int uco_event_wait(uco_event *ev, int64_t deadline)
 {
-    struct uco_task *self = uco__self();
-    int rc;
+    struct uco_task *self;
+    int rc = uco__enter_wait(&self, ev && ev->magic == EVENT_MAGIC, deadline);
 
-    if (!ev || ev->magic != EVENT_MAGIC)
-        return -EINVAL;
-    rc = may_wait(self, deadline);
     if (rc < 0 || ev->set)
         return rc;
     return park(&ev->waiters, self, deadline, "event");
@@ -175,12 +159,9 @@ static int mutex_take(uco_mutex *m, struct uco_task *self, int64_t deadline)
 
 int uco_mutex_lock(uco_mutex *m, int64_t deadline)
 {
-    struct uco_task *self = uco__self();
-    int rc;
+    struct uco_task *self;
+    int rc = uco__enter_wait(&self, m && m->magic == MUTEX_MAGIC, deadline);
 
-    if (!m || m->magic != MUTEX_MAGIC)
-        return -EINVAL;
-    rc = may_wait(self, deadline);
     if (rc < 0)
         return rc;
     if (m->owner == self)
@@ -190,20 +171,16 @@ int uco_mutex_lock(uco_mutex *m, int64_t deadline)
 
 int uco_mutex_unlock(uco_mutex *m)
 {
-    struct uco_task *self = uco__self();
-    struct uco_task *next;
+    struct uco_task *self;
+    int rc = uco__enter_task(&self, m && m->magic == MUTEX_MAGIC);
 
-    if (!m || m->magic != MUTEX_MAGIC)
-        return -EINVAL;
-    if (!self || m->owner != self)
+    if (rc < 0)
+        return rc;
+    if (m->owner != self)
         return -EPERM;
-    uco__stack_ensure_entry();
-    m->owner = NULL;
-    if (!uco__list_empty(&m->waiters)) {
-        next = task_of(m->waiters.next);
-        m->owner = next; /* handed over in FIFO order */
-        uco__wake(uco__cur, next, 0);
-    }
+    m->owner = uco__waiter_first(&m->waiters); /* handed over in FIFO order */
+    if (m->owner)
+        uco__wake(self->sched, m->owner, 0);
     return 0;
 }
 
@@ -219,11 +196,9 @@ int uco_cond_wait(uco_cond *c, uco_mutex *m, int64_t deadline)
 {
     struct uco_task *self = uco__self();
     bool was;
-    int rc;
+    int rc = uco__enter_wait(&self, c && c->magic == COND_MAGIC && m &&
+                                        m->magic == MUTEX_MAGIC, deadline);
 
-    if (!c || c->magic != COND_MAGIC || !m || m->magic != MUTEX_MAGIC)
-        return -EINVAL;
-    rc = may_wait(self, deadline);
     if (rc == -EPERM || rc == -EINVAL)
         return rc;
     if (m->owner != self)
@@ -256,9 +231,9 @@ int uco_cond_signal(uco_cond *c)
 {
     if (!c || c->magic != COND_MAGIC)
         return -EINVAL;
-    uco__stack_ensure_entry();
+    uco__enter_change();
     if (!uco__list_empty(&c->waiters)) {
-        uco__wake(uco__cur, task_of(c->waiters.next), COND_SIGNALLED);
+        uco__wake(uco__cur, uco__waiter_first(&c->waiters), COND_SIGNALLED);
         c->signalled++;
     }
     return 0;
@@ -268,7 +243,7 @@ int uco_cond_broadcast(uco_cond *c)
 {
     if (!c || c->magic != COND_MAGIC)
         return -EINVAL;
-    uco__stack_ensure_entry();
+    uco__enter_change();
     wake_all(&c->waiters);
     return 0;
 }
@@ -286,12 +261,9 @@ int uco_sem_destroy(uco_sem *s) { DESTROY(s, SEM_MAGIC, false); }
 
 int uco_sem_acquire(uco_sem *s, int64_t deadline)
 {
-    struct uco_task *self = uco__self();
-    int rc;
+    struct uco_task *self;
+    int rc = uco__enter_wait(&self, s && s->magic == SEM_MAGIC, deadline);
 
-    if (!s || s->magic != SEM_MAGIC)
-        return -EINVAL;
-    rc = may_wait(self, deadline);
     if (rc < 0)
         return rc;
     if (s->value > 0 && uco__list_empty(&s->waiters)) {
@@ -307,9 +279,9 @@ int uco_sem_release(uco_sem *s)
 {
     if (!s || s->magic != SEM_MAGIC)
         return -EINVAL;
-    uco__stack_ensure_entry();
+    uco__enter_change();
     if (!uco__list_empty(&s->waiters))
-        uco__wake(uco__cur, task_of(s->waiters.next), 0); /* the permit */
+        uco__wake(uco__cur, uco__waiter_first(&s->waiters), 0); /* the permit */
     else if (s->value == UINT_MAX)
         return -EOVERFLOW;
     else
@@ -335,7 +307,7 @@ int uco_waitgroup_add(uco_waitgroup *wg, int delta)
         return -EINVAL;
     if (wg->count + delta < 0)
         return -EINVAL;
-    uco__stack_ensure_entry();
+    uco__enter_change();
     wg->count += delta;
     if (wg->count == 0)
         wake_all(&wg->waiters);
@@ -349,12 +321,9 @@ int uco_waitgroup_done(uco_waitgroup *wg)
 
 int uco_waitgroup_wait(uco_waitgroup *wg, int64_t deadline)
 {
-    struct uco_task *self = uco__self();
-    int rc;
+    struct uco_task *self;
+    int rc = uco__enter_wait(&self, wg && wg->magic == WG_MAGIC, deadline);
 
-    if (!wg || wg->magic != WG_MAGIC)
-        return -EINVAL;
-    rc = may_wait(self, deadline);
     if (rc < 0 || wg->count == 0)
         return rc;
     return park(&wg->waiters, self, deadline, "wait group");

@@ -1,71 +1,17 @@
 /*
- * task.c - what a task is: control blocks, spawn, finish, join, detach.
- *
- * Control blocks come from per-scheduler chunks and go back on a FIFO free
- * list when released, marked UCO_TASK_FREE: a stale handle (joined, or
- * detached and finished) is then refused with -EINVAL until its block is
- * reused, which FIFO order puts off as long as possible.  They are freed
- * when uco_run returns.
+ * task.c - what a task is to its user: spawn, finish, exit, join,
+ * detach, its id and name.  A sandboxed task that overflowed is ended
+ * here too: the core makes its context anew (frame.c) and its entry
+ * finds it `overflowed`.
  */
-#include "ucoro-int.h"
+#include "task.h"
+
+#include "frame.h"
+#include "guard.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define TCB_CHUNK 64
-
-struct uco_tcb_chunk {
-    struct uco_tcb_chunk *next;
-    struct uco_task tcb[TCB_CHUNK];
-};
-
-/* A fresh control block, or NULL.  No switch. */
-static struct uco_task *tcb_alloc(struct uco_sched *s)
-{
-    struct uco_list *n = uco__list_pop(&s->free_tcbs);
-    struct uco_tcb_chunk *c;
-    size_t i;
-
-    if (n)
-        return uco__container(n, struct uco_task, qnode);
-    c = aligned_alloc(_Alignof(struct uco_tcb_chunk), sizeof *c);
-    if (!c)
-        return NULL;
-    c->next = s->chunks;
-    s->chunks = c;
-    for (i = 0; i < TCB_CHUNK; i++)
-        uco__ctx_init(&c->tcb[i].ctx);
-    for (i = 1; i < TCB_CHUNK; i++) {
-        c->tcb[i].magic = UCO_TASK_FREE;
-        c->tcb[i].name = NULL;
-        uco__list_push(&s->free_tcbs, &c->tcb[i].qnode);
-    }
-    return &c->tcb[0];
-}
-
-void uco__task_release(struct uco_sched *s, struct uco_task *t)
-{
-    t->magic = UCO_TASK_FREE;
-    if (t->name != t->namebuf)
-        free(t->name);
-    t->name = NULL;
-    uco__list_push(&s->free_tcbs, &t->qnode);
-}
-
-void uco__tcb_free_all(struct uco_sched *s)
-{
-    while (s->chunks) {
-        struct uco_tcb_chunk *c = s->chunks;
-        size_t i;
-        for (i = 0; i < TCB_CHUNK; i++)
-            if (c->tcb[i].magic == UCO_TASK_MAGIC &&
-                c->tcb[i].name != c->tcb[i].namebuf)
-                free(c->tcb[i].name);
-        s->chunks = c->next;
-        free(c);
-    }
-}
 
 /* Copy a name: inline when short.  0 or -ENOMEM. */
 static int set_name(struct uco_task *t, const char *name)
@@ -83,12 +29,23 @@ static int set_name(struct uco_task *t, const char *name)
     return 0;
 }
 
-/* First code of every task. */
+/* First code of every task, and of a task whose context was made anew:
+ * a rescued sandbox, or uco_exit from a deferred handler (the handlers
+ * left then run on a fresh stack, not below the one that exited). */
 static uco_ctx *task_entry(void *p)
 {
     struct uco_task *t = p;
     void *r = NULL;
 
+    if (UCO_UNLIKELY(t->overflowed)) {
+        uco__guard_rescued();
+        t->overflowed = false;
+        if (!t->finishing) /* an outcome fixed already stays */
+            t->outcome = UCO_ESTACK;
+        return uco__task_end(t, NULL);
+    }
+    if (UCO_UNLIKELY(t->finishing))
+        return uco__task_end(t, NULL);
     if (t->sched->zombie)
         uco__sched_reap(t->sched);
     if (!t->cancelled)
@@ -97,27 +54,22 @@ static uco_ctx *task_entry(void *p)
 }
 
 int uco__spawn(struct uco_sched *s, struct uco_task **task, uco_fn *fn,
-               void *arg, const uco_attr *attr, struct uco_group *g)
+               void *arg, const uco_attr *attr)
 {
     unsigned flags = attr ? attr->flags : 0;
     size_t size, guard;
     struct uco_task *t;
     int rc;
 
-    if (!fn || (flags & ~(unsigned)(UCO_SANDBOX | UCO_DETACHED)))
-        return -EINVAL;
-    if (g ? (flags & UCO_DETACHED) != 0 : (!task && !(flags & UCO_DETACHED)))
+    if (!fn || (flags & ~(unsigned)(UCO_SANDBOX | UCO_DETACHED)) ||
+        (!task && !(flags & UCO_DETACHED)))
         return -EINVAL;
     rc = uco__stack_sizes(attr, &size, &guard);
     if (rc < 0)
         return rc;
-    /* the allocator below must not overflow a task's stack half-way,
-     * holding its lock: fault now, if at all, before anything changes */
-    if (s->current)
-        uco__stack_ensure(s->current, true);
     if (uco__sleepq_reserve(&s->sleepq, s->alive + 1) < 0)
         return -ENOMEM;
-    t = tcb_alloc(s);
+    t = uco__tcb_alloc(s);
     if (!t)
         return -ENOMEM;
     rc = set_name(t, attr ? attr->name : NULL);
@@ -125,15 +77,14 @@ int uco__spawn(struct uco_sched *s, struct uco_task **task, uco_fn *fn,
         rc = uco__stack_get(&t->stack, size, guard);
     if (rc < 0) {
         t->magic = UCO_TASK_MAGIC; /* so that release frees the name */
-        uco__task_release(s, t);
+        uco__tcb_release(s, t);
         return rc;
     }
     t->magic = UCO_TASK_MAGIC;
     t->stack_lo = uco__stack_lo(&t->stack);
-    t->shielded = t->finishing = false;
-    /* born cancelled: after main ended, or into a group being cancelled */
-    t->cancelled = s->main_done || (g && (g->cancelled || g->owner->cancelled));
-    t->detached = g || (flags & UCO_DETACHED);
+    t->shielded = t->finishing = t->overflowed = false;
+    t->cancelled = s->main_done; /* born cancelled after main ended */
+    t->detached = (flags & UCO_DETACHED) != 0;
     t->flags = flags;
     t->outcome = 0;
     t->sched = s;
@@ -143,20 +94,18 @@ int uco__spawn(struct uco_sched *s, struct uco_task **task, uco_fn *fn,
     t->result = NULL;
     t->heap_idx = UCO_NO_HEAP;
     t->joiner = NULL;
-    t->group = g;
+    t->group = NULL;
     t->frame = NULL;
     t->unwait = NULL;
+    uco__list_init(&t->joiners);
     uco__list_init(&t->gnode);
     uco__list_init(&t->groups);
+    uco__list_init(&t->cnode);
     uco__defers_init(&t->defers);
     uco__ctx_make(&t->ctx, &t->stack, task_entry, t);
     uco__list_push(&s->tasks, &t->all);
     s->alive++;
-    if (g) {
-        uco__list_push(&g->members, &t->gnode);
-        g->nlive++;
-    }
-    uco__ready(s, t); /* links qnode */
+    uco__ready(s, t);
     if (task)
         *task = t;
     return 0;
@@ -164,44 +113,51 @@ int uco__spawn(struct uco_sched *s, struct uco_task **task, uco_fn *fn,
 
 int uco_spawn(uco_task **task, uco_fn *fn, void *arg, const uco_attr *attr)
 {
-    if (!uco__self())
-        return -EPERM;
-    return uco__spawn(uco__cur, task, fn, arg, attr, NULL);
+    struct uco_task *self;
+    /* the allocator must not overflow a task's stack half-way, holding
+     * its lock: the reserve first */
+    int rc = uco__enter_task(&self, true);
+
+    if (rc < 0)
+        return rc;
+    return uco__spawn(self->sched, task, fn, arg, attr);
 }
 
 uco_ctx *uco__task_end(struct uco_task *t, void *result)
 {
     struct uco_sched *s = t->sched;
+    struct uco_task *joiner;
 
     /* an overflow below must not strike half-way through the end */
-    uco__stack_ensure(t, false);
+    uco__stack_ensure(t->stack_lo, UCO_LIB_STACK);
     if (!t->finishing) {
         /* First time here: fix the outcome, then clean up shielded.  A
-         * handler that calls uco_exit comes back here and only goes on
-         * with the handlers still pushed. */
+         * handler that calls uco_exit comes back here (through a fresh
+         * context) and only goes on with the handlers still pushed. */
         t->finishing = true;
         t->result = result;
         if (t->outcome == 0 && t->cancelled)
             t->outcome = -ECANCELED;
     }
     t->shielded = true;
-    if (t->defers.n || t->defers.v != t->defers.inl)
+    if (!uco__defers_idle(&t->defers))
         uco__defers_run(&t->defers);
     if (!uco__list_empty(&t->groups))
         uco__group_destroy_owned(t);
-    t->state = UCO_S_DONE;
+    t->state = UCO_TASK_DONE;
     uco__list_remove(&t->all);
     s->alive--;
     if (t->group)
         uco__group_member_done(t);
-    if (t->joiner && t->joiner->state == UCO_S_WAITING)
-        uco__wake(s, t->joiner, 0);
+    joiner = uco__waiter_first(&t->joiners);
+    if (joiner)
+        uco__wake(s, joiner, 0);
     if (t == s->main && !s->main_done) {
         /* kept here: main may be joined or detached, and released */
         s->main_outcome = t->outcome;
         s->main_result = t->result;
         s->main_done = true;
-        uco__sched_cancel_all(s);
+        uco__cancel_all(s);
     }
     s->zombie = t;
     return uco__sched_leave(s);
@@ -218,36 +174,40 @@ _Noreturn void uco_exit(void *result)
         fputs("ucoro: uco_exit called outside a task\n", stderr);
         abort();
     }
+    if (self->finishing) {
+        /* from a deferred handler: the end goes on from a fresh context
+         * on the same stack, the frames of this one left behind */
+        uco__ctx_make(&self->ctx, &self->stack, task_entry, self);
+        uco__ctx_jump(&self->ctx);
+    }
     uco__ctx_jump(uco__task_end(self, result));
 }
 
 int uco_join(uco_task *t, void **result, int64_t deadline)
 {
     struct uco_sched *s = uco__cur;
-    struct uco_task *self = uco__self();
-    int rc;
+    struct uco_task *self;
+    struct uco_waiter w;
+    int rc = uco__enter_task(&self, uco__task_valid(s, t) && !t->detached &&
+                                        (deadline >= 0 || deadline == UCO_NEVER));
 
-    if (!self)
-        return -EPERM;
-    if (!uco__task_valid(s, t) || t->detached ||
-        (deadline < 0 && deadline != UCO_NEVER))
-        return -EINVAL;
+    if (rc < 0)
+        return rc;
     if (t == self)
         return -EDEADLK;
     if (t->joiner)
         return -EBUSY;
-    uco__stack_ensure(self, true); /* before joiner is set or t freed */
-    if (t->state != UCO_S_DONE) {
-        t->joiner = self;
-        rc = uco__wait(s, self, deadline, "join");
+    if (t->state != UCO_TASK_DONE) {
+        t->joiner = self; /* until it returns, woken or not */
+        rc = uco__wait_on(&t->joiners, &w, self, deadline, "join");
         t->joiner = NULL;
-        if (rc < 0 && t->state != UCO_S_DONE)
+        if (rc < 0 && t->state != UCO_TASK_DONE)
             return rc; /* a finished task is released all the same */
     }
     rc = t->outcome;
     if (result)
         *result = t->result;
-    uco__task_release(s, t);
+    uco__tcb_release(s, t);
     return rc;
 }
 
@@ -261,10 +221,10 @@ int uco_detach(uco_task *t)
         return -EINVAL;
     if (t->joiner)
         return -EBUSY;
-    uco__stack_ensure_entry();
+    uco__enter_change();
     t->detached = true;
-    if (t->state == UCO_S_DONE && s->zombie != t)
-        uco__task_release(s, t);
+    if (t->state == UCO_TASK_DONE && s->zombie != t)
+        uco__tcb_release(s, t);
     return 0;
 }
 

@@ -1,8 +1,9 @@
 /*
  * util.c - time, error names, version.
  */
-#include "ucoro-int.h"
+#include "util.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -86,16 +87,20 @@ size_t uco__put_num(char *buf, size_t at, size_t cap, uint64_t v, int base)
     return at;
 }
 
-size_t uco__put_task(char *buf, size_t at, size_t cap, const struct uco_task *t)
+int uco__array_fit(void **v, size_t *n, size_t i, size_t elem)
 {
-    at = uco__put_str(buf, at, cap, "\"");
-    if (t->name) {
-        at = uco__put_name(buf, at, cap, t->name);
-    } else { /* uco_task_name's form, without its snprintf */
-        at = uco__put_str(buf, at, cap, "task-");
-        at = uco__put_num(buf, at, cap, t->id, 10);
-    }
-    at = uco__put_str(buf, at, cap, "\" (id ");
-    at = uco__put_num(buf, at, cap, t->id, 10);
-    return uco__put_str(buf, at, cap, ")");
+    size_t cap = *n ? *n : 64;
+    char *p;
+
+    if (i < *n)
+        return 0;
+    while (cap <= i)
+        cap *= 2;
+    p = realloc(*v, cap * elem);
+    if (!p)
+        return -ENOMEM;
+    memset(p + *n * elem, 0, (cap - *n) * elem);
+    *v = p;
+    *n = cap;
+    return 0;
 }

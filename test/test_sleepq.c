@@ -4,7 +4,7 @@
  */
 #include "testutil.h"
 
-#include "ucoro-int.h"
+#include "core.h"
 
 #define N 2000
 

@@ -5,7 +5,7 @@
  */
 #include "testutil.h"
 
-#include "ucoro-int.h"
+#include "stack.h"
 
 #include <signal.h>
 #include <sys/mman.h>
