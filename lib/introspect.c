@@ -20,8 +20,7 @@ int uco_task_state(const uco_task *t)
 }
 
 /* mincore's answers for this many pages at a time: a stack of the
- * largest size accepted (1 TiB) then takes 4,096 calls instead of a
- * million (4 such stacks: 4.3 s for uco_dump before). */
+ * largest size accepted (1 TiB) takes 4,096 calls, not a million. */
 #define MINCORE_PAGES 65536
 
 /* Resident bytes of a stack: its high-water mark, as far as pages tell

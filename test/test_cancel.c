@@ -10,6 +10,7 @@
  */
 #define FIXTURE_OWN_SPAWN
 #include "fixture.h"
+#include "child.h"
 
 
 
@@ -1510,6 +1511,75 @@ static void test_deadlock(void **state)
 
 #define T(f) cmocka_unit_test_setup(f, reset)
 
+/* ---- many handlers that each call uco_exit: each one's end continues
+ * from a fresh context, not below its frames (they piled up: 128 bytes
+ * each, so 5,000 overflowed the default stack and killed the process) */
+
+#define EXITERS 5000
+
+struct exiters {
+    int ran;          /* handlers that ran */
+    int join_rc;
+    void *result;
+    int call_rc;
+    void *call_result;
+};
+
+static struct exiters *exs;
+
+static void exiter(void *arg)
+{
+    (void)arg;
+    exs->ran++;
+    uco_exit((void *)99);
+}
+
+static void *push_exiters(void *arg)
+{
+    int i;
+
+    for (i = 0; i < EXITERS; i++)
+        if (uco_defer(exiter, NULL) != 0)
+            return NULL;
+    return arg;
+}
+
+static void *exiters_main(void *arg)
+{
+    uco_task *t;
+
+    (void)arg;
+    if (uco_spawn(&t, push_exiters, (void *)5, NULL) != 0)
+        return NULL;
+    exs->join_rc = uco_join(t, &exs->result, UCO_NEVER);
+    /* the same in a uco_call body */
+    exs->call_rc = uco_call(push_exiters, (void *)6, NULL, &exs->call_result);
+    return NULL;
+}
+
+static void exiters_child(void *shared)
+{
+    exs = shared;
+    if (run_main(exiters_main, NULL) != 0)
+        _exit(3);
+}
+
+static void test_defer_many_handlers_exit(void **state)
+{
+    struct child c;
+    struct exiters *e;
+
+    (void)state;
+    e = run_child(exiters_child, &c);
+    assert_exit_code(&c, 0);
+    assert_int_equal(e->ran, 2 * EXITERS);
+    assert_int_equal(e->join_rc, 0);
+    assert_ptr_equal(e->result, (void *)5); /* fixed when the body returned */
+    assert_int_equal(e->call_rc, 0);
+    assert_ptr_equal(e->call_result, (void *)6);
+    release_shared(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1540,6 +1610,7 @@ int main(void)
         T(test_join_finished_while_cancelled),
         T(test_handles),
         T(test_deadlock),
+        T(test_defer_many_handlers_exit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1217,6 +1217,91 @@ static void test_group_outside_task(void **state)
 
 #define T(f) cmocka_unit_test_setup(f, reset)
 
+/* ---- a deep nest of groups, cancelled from a small stack: the walk
+ * over owned groups takes no stack per level (it recursed: about 64
+ * bytes a level, so 2,000 levels overflowed a 16 KiB stack and killed
+ * the process) */
+
+#define NEST 2000
+
+struct nest {
+    uco_task *root;
+    int leaf_rc;          /* the leaf's sleep */
+    int ended;            /* levels whose body returned */
+    int root_rc;          /* the root's join */
+    int64_t took;         /* from the cancel to the root's end */
+};
+
+static struct nest *nest;
+
+static void *nest_level(void *arg)
+{
+    intptr_t depth = (intptr_t)arg;
+    uco_attr small = { 16 * 1024, 0, NULL, 0 };
+    uco_group *g;
+
+    if (depth == NEST) {
+        nest->leaf_rc = uco_sleep(UCO_SEC(30));
+    } else if (uco_group_create(&g, 0) == 0 &&
+               uco_group_spawn(g, NULL, nest_level, (void *)(depth + 1), &small) == 0) {
+        uco_group_wait(g, UCO_NEVER); /* -ECANCELED; the group is destroyed
+                                         when this level ends */
+    }
+    nest->ended++;
+    return NULL;
+}
+
+static void *nest_canceller(void *arg)
+{
+    (void)arg;
+    uco_cancel(nest->root);
+    return NULL;
+}
+
+static void *nest_main(void *arg)
+{
+    uco_attr small = { 16 * 1024, 0, "canceller", 0 };
+    uco_task *c;
+    int64_t t0;
+    int i;
+
+    (void)arg;
+    if (uco_spawn(&nest->root, nest_level, (void *)0, &small) != 0)
+        return NULL;
+    for (i = 0; i < 4 * NEST && nest->ended == 0 && uco_task_state(nest->root) >= 0; i++)
+        uco_yield(); /* every level built, the leaf asleep */
+    t0 = uco_now();
+    if (uco_spawn(&c, nest_canceller, NULL, &small) != 0)
+        return NULL;
+    uco_join(c, NULL, UCO_NEVER);
+    nest->root_rc = uco_join(nest->root, NULL, UCO_NEVER);
+    nest->took = uco_now() - t0;
+    return NULL;
+}
+
+static void nest_child(void *shared)
+{
+    nest = shared;
+    nest->leaf_rc = 1;
+    if (run_main(nest_main, NULL) != 0)
+        _exit(3);
+}
+
+static void test_group_deep_nest_cancel(void **state)
+{
+    struct child c;
+    struct nest *n;
+
+    (void)state;
+    n = run_child(nest_child, &c);
+    assert_exit_code(&c, 0);
+    assert_int_equal(n->leaf_rc, -ECANCELED);
+    assert_int_equal(n->ended, NEST + 1);
+    assert_int_equal(n->root_rc, -ECANCELED);
+    assert_true(n->took < UCO_SEC(10)); /* not the leaf's full sleep */
+    release_shared(n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1238,6 +1323,7 @@ int main(void)
         T(test_group_nested_member_deadlk),
         T(test_group_bad_input),
         T(test_group_outside_task),
+        T(test_group_deep_nest_cancel),
     };
     /* The library installs its SIGSEGV handler once, when the process
      * first starts a scheduler, and cmocka replaces it around every test:
