@@ -50,6 +50,9 @@ static UCO_TLS unsigned users;        /* enter/leave depth of this thread */
 static UCO_TLS stack_t rearm_ss;
 static UCO_TLS bool rearm;
 static UCO_TLS char *alt_map;         /* our alternate stack, or NULL */
+static UCO_TLS sigset_t reblock;      /* SIGSEGV, SIGBUS: those the thread
+                                         blocked at its first enter, blocked
+                                         again at its last leave */
 static UCO_TLS size_t alt_len;
 #ifdef UCO_VALGRIND
 static UCO_TLS unsigned alt_vg_id;    /* its Valgrind stack id */
@@ -167,13 +170,19 @@ void uco__guard_leave_handler(void *uctx)
     valgrind_on_altstack();
 }
 
+/* SIGSEGV and SIGBUS in set. */
+static void fault_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGSEGV);
+    sigaddset(set, SIGBUS);
+}
+
 void uco__guard_rescued(void)
 {
     sigset_t set;
 
-    sigemptyset(&set);
-    sigaddset(&set, SIGSEGV);
-    sigaddset(&set, SIGBUS);
+    fault_signals(&set);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     if (rearm) {
         rearm = false;
@@ -239,6 +248,25 @@ static int altstack_on(void)
     return 0;
 }
 
+/* A fault whose signal is blocked kills the process, handler or not:
+ * while the thread runs coroutines, SIGSEGV and SIGBUS are unblocked (a
+ * program that takes its signals with sigwait or signalfd starts its
+ * threads with every signal blocked).  Contexts made from now on inherit
+ * that (ctx.h's template is captured after the first enter). */
+static void unblock_faults(void)
+{
+    sigset_t set, old;
+
+    fault_signals(&set);
+    sigemptyset(&reblock);
+    if (pthread_sigmask(SIG_UNBLOCK, &set, &old) != 0)
+        return;
+    if (sigismember(&old, SIGSEGV))
+        sigaddset(&reblock, SIGSEGV);
+    if (sigismember(&old, SIGBUS))
+        sigaddset(&reblock, SIGBUS);
+}
+
 int uco__guard_enter(uco_fault_hook *hook)
 {
     int rc;
@@ -250,6 +278,7 @@ int uco__guard_enter(uco_fault_hook *hook)
         users--;
         return rc;
     }
+    unblock_faults();
     pthread_mutex_lock(&install_lock);
     if (!installed) {
         fault_hook = hook;
@@ -267,6 +296,7 @@ void uco__guard_leave(void)
 
     if (--users > 0)
         return;
+    pthread_sigmask(SIG_BLOCK, &reblock, NULL); /* as the thread had it */
     uco__stack_pool_drain(); /* the thread may end now: nothing stays */
     if (!alt_map)
         return;

@@ -57,6 +57,13 @@
 #define MIN_STACK ((size_t)16 * 1024)
 /* Sizes beyond this are refused as nonsense rather than tried. */
 #define MAX_STACK (sizeof(void *) == 8 ? ((size_t)1 << 40) : ((size_t)1 << 30))
+/* A guard protects against one frame (or a run of unprobed ones) stepping
+ * over it; code built with stack-clash protection never steps over more
+ * than a page.  Beyond 1 MiB a guard protects nothing more, and costs:
+ * MADV_GUARD_INSTALL builds page tables for it (8 bytes a page: 2 KiB for
+ * 1 MiB, but 2 GiB and 15 s inside one call for 1 TiB), kept while the
+ * stack is pooled. */
+#define MAX_GUARD ((size_t)1 << 20)
 
 #define POOL_HOT 16
 #define POOL_MAX 256
@@ -131,7 +138,7 @@ int uco__stack_sizes(const uco_attr *attr, size_t *size, size_t *guard)
     size_t s = attr ? attr->stack_size : 0;
     size_t g = attr ? attr->guard_size : 0;
 
-    if (s > MAX_STACK || g > MAX_STACK)
+    if (s > MAX_STACK || g > MAX_GUARD)
         return -EINVAL;
     s = s ? round_page(s) : uco__stack_default_size();
     if (s < MIN_STACK)

@@ -1618,6 +1618,75 @@ static void test_overflow_in_scheduler_code_in_frame(void **state)
     scheduler_overflow_series(1);
 }
 
+/* ---- a thread that blocks every signal (as programs that take theirs
+ * with sigwait or signalfd do): sandboxes work there too, and the
+ * thread's mask is as it was once the library is done with it */
+
+struct blocked {
+    int task_rc;       /* join of a sandboxed task that overflowed */
+    long deferred;     /* its handler ran */
+    int run_rc;
+    int call_rc;       /* uco_call outside a scheduler, overflowing */
+    int segv_blocked_after; /* SIGSEGV is blocked again afterwards */
+    int bus_blocked_after;
+};
+
+static void *blocked_main(void *arg)
+{
+    struct blocked *b = arg;
+
+    b->task_rc = overflow_once(&b->deferred);
+    return NULL;
+}
+
+static void *dive_body(void *arg)
+{
+    (void)arg;
+    return (void *)(intptr_t)dive(0);
+}
+
+static void *blocked_thread(void *arg)
+{
+    struct blocked *b = arg;
+    sigset_t cur;
+
+    b->run_rc = uco_run(blocked_main, b, NULL);
+    b->call_rc = uco_call(dive_body, NULL, NULL, NULL);
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    b->segv_blocked_after = sigismember(&cur, SIGSEGV);
+    b->bus_blocked_after = sigismember(&cur, SIGBUS);
+    return NULL;
+}
+
+static void blocked_child(void *shared)
+{
+    sigset_t all;
+    pthread_t th;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL); /* the thread inherits it */
+    if (pthread_create(&th, NULL, blocked_thread, shared) != 0)
+        _exit(3);
+    pthread_join(th, NULL);
+}
+
+static void test_sandbox_in_thread_blocking_faults(void **state)
+{
+    struct child c;
+    struct blocked *b;
+
+    (void)state;
+    b = run_child(blocked_child, &c);
+    assert_exit_code(&c, 0);
+    assert_int_equal(b->run_rc, 0);
+    assert_int_equal(b->task_rc, UCO_ESTACK);
+    assert_int_equal(b->deferred, 1);
+    assert_int_equal(b->call_rc, UCO_ESTACK);
+    assert_int_equal(b->segv_blocked_after, 1);
+    assert_int_equal(b->bus_blocked_after, 1);
+    release_shared(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1639,6 +1708,7 @@ int main(void)
         cmocka_unit_test(test_overflow_in_scheduler_code),
         cmocka_unit_test(test_overflow_in_scheduler_code_in_frame),
         cmocka_unit_test(test_overflow_starting_scheduler_in_frame),
+        cmocka_unit_test(test_sandbox_in_thread_blocking_faults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

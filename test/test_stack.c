@@ -70,6 +70,15 @@ static void test_sizes(void **state)
     a.stack_size = 0;
     a.guard_size = SIZE_MAX / 2;
     assert_int_equal(uco__stack_sizes(&a, &s, &g), -EINVAL);
+    /* the guard is capped at 1 MiB: beyond, it protects nothing more and
+     * costs page tables (uco_spawn(3)) */
+    a.guard_size = (size_t)1 << 20;
+    assert_int_equal(uco__stack_sizes(&a, &s, &g), 0);
+    assert_int_equal(g, (size_t)1 << 20);
+    a.guard_size = ((size_t)1 << 20) + 1;
+    assert_int_equal(uco__stack_sizes(&a, &s, &g), -EINVAL);
+    a.guard_size = (size_t)64 << 30;
+    assert_int_equal(uco__stack_sizes(&a, &s, &g), -EINVAL);
 }
 
 static void test_layout(void **state)
