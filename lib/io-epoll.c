@@ -44,9 +44,10 @@ static int ep_create(struct uco_poller **out)
     return 0;
 }
 
-static void ep_destroy(struct uco_poller *p)
+static void ep_destroy(struct uco_poller *p, bool close_fd)
 {
-    close(p->epfd);
+    if (close_fd)
+        close(p->epfd);
     free(p->added);
     free(p);
 }

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 struct uco_poller {
@@ -45,8 +46,9 @@ static int pl_create(struct uco_poller **out)
     return 0;
 }
 
-static void pl_destroy(struct uco_poller *p)
+static void pl_destroy(struct uco_poller *p, bool close_fd)
 {
+    (void)close_fd; /* it has none */
     free(p->want);
     free(p->pfd);
     free(p);
@@ -109,30 +111,77 @@ static int gather(struct uco_poller *p)
     return (int)n;
 }
 
-static int pl_wait(struct uco_poller *p, int64_t deadline,
-                   struct uco_ioev *out, int max)
+/* Report the ready ones of pfd[0, n) in out[k, max): the new k. */
+static int collect(struct uco_poller *p, const struct pollfd *pfd, int n,
+                   struct uco_ioev *out, int k, int max)
 {
-    struct timespec ts, *tp = uco__poller_timeout(deadline, &ts);
-    int n = gather(p), rc, i, k = 0;
+    int i;
 
-    if (n < 0)
-        return n;
-    rc = ppoll(p->pfd, (nfds_t)n, tp, NULL);
-    if (rc < 0)
-        return -errno;
-    for (i = 0; rc > 0 && i < n && k < max; i++) {
-        short e = p->pfd[i].revents;
+    for (i = 0; i < n && k < max; i++) {
+        short e = pfd[i].revents;
         if (!e)
             continue;
         if (e & POLLNVAL) /* closed behind our back */
             e |= POLLERR;
-        out[k].fd = p->pfd[i].fd;
+        out[k].fd = pfd[i].fd;
         out[k].events = ((e & (POLLIN | POLLHUP | POLLERR)) ? UCO_READ : 0) |
                         ((e & (POLLOUT | POLLHUP | POLLERR)) ? UCO_WRITE : 0);
         p->want[out[k].fd] = 0; /* one-shot, as epoll's */
         k++;
     }
     return k;
+}
+
+/* While a program keeps RLIMIT_NOFILE below the number of fds waited on,
+ * ppoll refuses them all (EINVAL).  Then they are polled in slices that
+ * fit, without waiting, and when none is ready the first slice is waited
+ * on for at most this long before the others are looked at again. */
+#define SLICE_WAIT_NS 10000000
+
+/* pl_wait over n fds in slices of at most lim. */
+static int sliced(struct uco_poller *p, int n, int lim, int64_t deadline,
+                  struct uco_ioev *out, int max)
+{
+    static const struct timespec zero = { 0, 0 };
+    struct timespec ts, *tp;
+    int off, k = 0, rc;
+    int64_t cap = uco_now() + SLICE_WAIT_NS;
+
+    for (off = 0; off < n && k < max; off += lim) {
+        int len = n - off < lim ? n - off : lim;
+        rc = ppoll(p->pfd + off, (nfds_t)len, &zero, NULL);
+        if (rc < 0)
+            return -errno;
+        if (rc > 0)
+            k = collect(p, p->pfd + off, len, out, k, max);
+    }
+    if (k > 0)
+        return k;
+    tp = uco__poller_timeout(deadline == UCO_NEVER || deadline > cap ? cap : deadline, &ts);
+    rc = ppoll(p->pfd, (nfds_t)lim, tp, NULL);
+    if (rc < 0)
+        return -errno;
+    return rc > 0 ? collect(p, p->pfd, lim, out, 0, max) : 0;
+}
+
+static int pl_wait(struct uco_poller *p, int64_t deadline,
+                   struct uco_ioev *out, int max)
+{
+    struct timespec ts, *tp = uco__poller_timeout(deadline, &ts);
+    struct rlimit rl;
+    int n = gather(p), rc;
+
+    if (n < 0)
+        return n;
+    rc = ppoll(p->pfd, (nfds_t)n, tp, NULL);
+    if (rc >= 0)
+        return rc > 0 ? collect(p, p->pfd, n, out, 0, max) : 0;
+    rc = -errno;
+    if (rc == -EINVAL && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+        rl.rlim_cur > 0 && rl.rlim_cur < (rlim_t)n)
+        return sliced(p, n, rl.rlim_cur > 1024 ? 1024 : (int)rl.rlim_cur,
+                      deadline, out, max);
+    return rc;
 }
 
 const struct uco_poller_ops uco__poller_poll = {

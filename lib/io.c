@@ -71,7 +71,7 @@ void uco__io_stop(struct uco_sched *s)
 
     if (!io)
         return;
-    io->ops->destroy(io->p);
+    io->ops->destroy(io->p, true);
     free(io->fds);
     free(io);
     s->io = NULL;
@@ -106,12 +106,46 @@ static void fire(struct uco_sched *s, struct fdslot *sl, unsigned events, int rc
     s->io->firing = NULL;
 }
 
+/* The poller failed with err (a program closed the epoll fd behind the
+ * library's back, or reused its number; memory ran out): a new one, the
+ * poll(2) one if the same kind cannot be had, with every waited fd armed
+ * again; waiters whose fd cannot be armed, or all of them when no poller
+ * can be had, are woken with the error.  Nobody is left waiting on a
+ * poller that cannot wake them.  No switch. */
+static void recover(struct uco_sched *s, int err)
+{
+    struct uco_io *io = s->io;
+    struct uco_poller *p;
+    size_t fd;
+    int rc;
+
+    if (io->ops->create(&p) < 0) {
+        if (uco__poller_poll.create(&p) < 0) {
+            for (fd = 0; fd < io->nfds; fd++)
+                fire(s, &io->fds[fd], 0, err);
+            return;
+        }
+        io->ops->destroy(io->p, false);
+        io->ops = &uco__poller_poll;
+    } else {
+        io->ops->destroy(io->p, false);
+    }
+    io->p = p;
+    for (fd = 0; fd < io->nfds; fd++) {
+        struct fdslot *sl = &io->fds[fd];
+        if (interest(sl) && (rc = io->ops->arm(p, (int)fd, interest(sl))) < 0)
+            fire(s, sl, 0, rc);
+    }
+}
+
 void uco__io_poll(struct uco_sched *s, int64_t deadline)
 {
     struct uco_io *io = s->io;
     struct uco_ioev ev[64];
     int i, n = io->ops->wait(io->p, deadline, ev, 64);
 
+    if (n < 0 && n != -EINTR)
+        recover(s, n);
     for (i = 0; i < n; i++) {
         struct fdslot *sl = &io->fds[ev[i].fd];
         int rc;
@@ -149,6 +183,20 @@ static void leave_slot(struct uco_task *t)
         sl->writer = NULL;
     if (io->firing != sl && !interest(sl))
         io->ops->forget(io->p, t->wait_fd);
+}
+
+/* fd is the number of the poller's own fd: true if it still holds it
+ * (open, close-on-exec as it was made); otherwise the program closed it
+ * behind the library's back, maybe reusing the number, and the poller is
+ * made anew elsewhere.  No switch. */
+static bool ours(struct uco_sched *s, int fd)
+{
+    int flags = fcntl(fd, F_GETFD);
+
+    if (flags >= 0 && (flags & FD_CLOEXEC))
+        return true;
+    recover(s, -EBADF);
+    return false;
 }
 
 /* What poll(2) says of fd now, in the directions of events: UCO_READ |
@@ -201,7 +249,7 @@ int uco_fd_wait(int fd, unsigned events, int64_t deadline)
         return rc;
     s = self->sched;
     io = s->io;
-    if (fd == io->ops->fd(io->p))
+    if (fd == io->ops->fd(io->p) && !ours(s, fd))
         return -EBADF; /* the library's own, not the caller's */
     if ((size_t)fd < io->nfds && (events & interest(&io->fds[fd])))
         return -EBUSY; /* (a look without waiting too: what is ready is
@@ -237,7 +285,7 @@ int uco_fd_close(int fd)
 
     if (fd < 0)
         return -EBADF;
-    if (io && fd == io->ops->fd(io->p))
+    if (io && fd == io->ops->fd(io->p) && !ours(s, fd))
         return -EBADF; /* the library's own, not the caller's */
     uco__enter_change();
     if (io) {

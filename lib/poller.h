@@ -25,7 +25,9 @@ struct uco_poller_ops {
     const char *name;  /* "epoll", "poll" */
     /* A new poller: 0, or a negative errno (-EMFILE, -ENOMEM). */
     int (*create)(struct uco_poller **p);
-    void (*destroy)(struct uco_poller *p);
+    /* Free p; close_fd false: its fd is not its own any more (the program
+     * closed it behind the library's back), leave that number alone. */
+    void (*destroy)(struct uco_poller *p, bool close_fd);
     /* The poller's own fd, which no task may wait on, or -1. */
     int (*fd)(const struct uco_poller *p);
     /* Report fd once when one of events (UCO_READ | UCO_WRITE; not 0)

@@ -17,8 +17,11 @@
 #define _GNU_SOURCE /* pipe2 */
 #endif
 #include "fixture.h"
+#include "child.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -1294,6 +1297,165 @@ static void test_no_spin_on_stale_registration(void **state)
 
 #define T(f) cmocka_unit_test_setup(f, reset)
 
+/* ---- errors of the poller: never a spin, never a lost wake-up */
+
+#define NPIPES 70
+
+struct perr {
+    int woke_rc;        /* the read of the reader whose pipe was written */
+    int64_t woke_after; /* ns from the write to its return */
+    int64_t idle_cpu;   /* process CPU during 200 ms with nobody ready */
+    int others;         /* the other readers that got their byte */
+    int reuse_rc;       /* a wait on the library's old fd number, reused */
+    int epfd;           /* the library's epoll fd found, or -1 */
+};
+
+static struct perr *pe;
+static int pfds[NPIPES][2];
+
+static void *pipe_reader(void *arg)
+{
+    intptr_t i = (intptr_t)arg;
+    char c;
+    ssize_t n = uco_read(pfds[i][0], &c, 1, uco_now() + UCO_SEC(10));
+
+    if (i == NPIPES - 10) {
+        pe->woke_rc = (int)n;
+        pe->woke_after = uco_now() - pe->woke_after;
+    } else if (n == 1) {
+        pe->others++;
+    }
+    return NULL;
+}
+
+/* The fd of the scheduler's epoll instance, or -1. */
+static int find_epoll_fd(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    char path[300], link[64];
+    int fd = -1;
+
+    if (!d)
+        return -1;
+    while ((e = readdir(d))) {
+        ssize_t n;
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        n = readlink(path, link, sizeof link - 1);
+        if (n > 0) {
+            link[n] = 0;
+            if (strstr(link, "eventpoll") && atoi(e->d_name) != dirfd(d))
+                fd = atoi(e->d_name);
+        }
+    }
+    closedir(d);
+    return fd;
+}
+
+/* Spawn the readers, break the poller with how, and check that a write
+ * still wakes its reader, with no spin meanwhile. */
+static void *poller_error_main(void *arg)
+{
+    int how = (int)(intptr_t)arg, i, spare[2];
+    struct rlimit old, low;
+    uco_task *t[NPIPES];
+    int64_t c;
+
+    for (i = 0; i < NPIPES; i++) {
+        make_pipe(pfds[i]);
+        if (uco_spawn(&t[i], pipe_reader, (void *)(intptr_t)i, NULL) != 0)
+            bad++;
+    }
+    uco_sleep(UCO_MSEC(20)); /* every reader waits */
+    getrlimit(RLIMIT_NOFILE, &old);
+    if (how == 0) { /* fewer fds allowed than are waited on */
+        low = old;
+        low.rlim_cur = 40;
+        setrlimit(RLIMIT_NOFILE, &low);
+    } else { /* the library's epoll fd closed, its number reused */
+        pe->epfd = find_epoll_fd();
+        if (pe->epfd >= 0) {
+            make_pipe(spare);
+            close(pe->epfd);
+            dup2(spare[0], pe->epfd); /* not close-on-exec: the program's */
+        }
+    }
+    c = cpu_now();
+    uco_sleep(UCO_MSEC(200));
+    pe->idle_cpu = cpu_now() - c;
+    pe->woke_after = uco_now();
+    if (write(pfds[NPIPES - 10][1], "x", 1) != 1)
+        bad++;
+    uco_join(t[NPIPES - 10], NULL, UCO_NEVER);
+    if (how == 1 && pe->epfd >= 0) {
+        if (write(spare[1], "y", 1) != 1)
+            bad++;
+        pe->reuse_rc = uco_fd_wait(pe->epfd, UCO_READ, uco_now() + UCO_SEC(2));
+    }
+    setrlimit(RLIMIT_NOFILE, &old);
+    for (i = 0; i < NPIPES; i++)
+        if (i != NPIPES - 10) {
+            if (write(pfds[i][1], "z", 1) != 1)
+                bad++;
+            uco_join(t[i], NULL, UCO_NEVER);
+        }
+    return NULL;
+}
+
+static int perr_how; /* set before the fork */
+
+static void poller_error_child(void *shared)
+{
+    pe = shared;
+    pe->epfd = -1;
+    if (run_main(poller_error_main, (void *)(intptr_t)perr_how) != 0 || bad)
+        _exit(3);
+}
+
+static struct perr *run_poller_error(int how)
+{
+    struct child c;
+    struct perr *p;
+
+    perr_how = how;
+    p = run_child(poller_error_child, &c);
+    assert_exit_code(&c, 0);
+    printf("idle CPU in 200 ms: %.1f ms; woken %.2f ms after the write\n",
+           (double)p->idle_cpu / 1e6, (double)p->woke_after / 1e6);
+    assert_int_equal(p->woke_rc, 1);
+    assert_true(p->woke_after < UCO_MSEC(500) * test_slack());
+    assert_true(p->idle_cpu < UCO_MSEC(100)); /* a spin burns ~200 ms */
+    assert_int_equal(p->others, NPIPES - 1);
+    return p;
+}
+
+/* ppoll refuses more fds than RLIMIT_NOFILE: the poll backend polls in
+ * slices (epoll does not mind) */
+static void test_poller_fd_limit_lowered(void **state)
+{
+    (void)state;
+    release_shared(run_poller_error(0));
+}
+
+/* a program closes the library's epoll fd (closefrom) and reuses its
+ * number: the library makes a new instance, arms every waited fd again,
+ * and the number is the program's */
+static void test_poller_fd_closed_and_reused(void **state)
+{
+    struct perr *p;
+    const char *e = getenv("UCO_IO");
+
+    (void)state;
+    p = run_poller_error(1);
+    if (!(e && strcmp(e, "poll") == 0)) {
+        assert_true(p->epfd >= 0);
+        assert_int_equal(p->reuse_rc, UCO_READ);
+    } else {
+        assert_int_equal(p->epfd, -1); /* no fd of its own to close */
+    }
+    release_shared(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1318,6 +1480,8 @@ int main(void)
         T(test_blocks_in_kernel),
         T(test_yielders_do_not_starve),
         T(test_no_spin_on_stale_registration),
+        T(test_poller_fd_limit_lowered),
+        T(test_poller_fd_closed_and_reused),
     };
     const char *e = getenv("UCO_IO");
 
