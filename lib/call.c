@@ -4,6 +4,8 @@
  */
 #include "frame.h"
 
+#include <signal.h>
+
 int uco_call(uco_fn *fn, void *arg, const uco_attr *attr, void **result)
 {
     struct uco_frame f;
@@ -28,7 +30,15 @@ size_t uco_stack_remaining(void)
     volatile char here;
     uintptr_t sp = (uintptr_t)&here, lo;
     const struct uco_stack *st = uco__running_stack();
+    stack_t ss;
 
-    lo = st ? uco__stack_lo(st) : uco__stack_thread_low();
+    if (st && sp >= uco__stack_lo(st) && sp < (uintptr_t)st->map + st->len)
+        return sp - uco__stack_lo(st);
+    /* not on the running coroutine's stack: a signal handler on the
+     * alternate signal stack, or the thread's own stack */
+    if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK) &&
+        sp >= (uintptr_t)ss.ss_sp && sp < (uintptr_t)ss.ss_sp + ss.ss_size)
+        return sp - (uintptr_t)ss.ss_sp;
+    lo = uco__stack_thread_low();
     return sp > lo ? sp - lo : 0;
 }

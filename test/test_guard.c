@@ -1687,6 +1687,64 @@ static void test_sandbox_in_thread_blocking_faults(void **state)
     release_shared(b);
 }
 
+/* ---- uco_stack_remaining in a signal handler on the alternate stack
+ * answers for that stack, not the task's it interrupted */
+
+struct onstack {
+    size_t in_task;     /* in the task */
+    size_t in_handler;  /* in the SA_ONSTACK handler it raised */
+    size_t alt_size;    /* the alternate stack's size */
+};
+
+static struct onstack *os;
+
+static void onstack_handler(int sig)
+{
+    (void)sig;
+    os->in_handler = uco_stack_remaining();
+}
+
+static void *onstack_main(void *arg)
+{
+    struct sigaction sa;
+    stack_t ss;
+
+    (void)arg;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = onstack_handler;
+    sa.sa_flags = SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    if (sigaltstack(NULL, &ss) == 0)
+        os->alt_size = ss.ss_size;
+    os->in_task = uco_stack_remaining();
+    raise(SIGUSR1);
+    return NULL;
+}
+
+static void onstack_child(void *shared)
+{
+    os = shared;
+    if (uco_run(onstack_main, NULL, NULL) != 0)
+        _exit(3);
+}
+
+static void test_stack_remaining_on_altstack(void **state)
+{
+    struct child c;
+    struct onstack *o;
+
+    (void)state;
+    o = run_child(onstack_child, &c);
+    assert_exit_code(&c, 0);
+    printf("remaining: %zu in the task, %zu in the handler (alternate stack %zu)\n",
+           o->in_task, o->in_handler, o->alt_size);
+    assert_true(o->in_task > 128 * 1024);     /* a 256 KiB task stack */
+    assert_true(o->alt_size > 0);
+    assert_true(o->in_handler > 0 && o->in_handler < o->alt_size);
+    release_shared(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1709,6 +1767,7 @@ int main(void)
         cmocka_unit_test(test_overflow_in_scheduler_code_in_frame),
         cmocka_unit_test(test_overflow_starting_scheduler_in_frame),
         cmocka_unit_test(test_sandbox_in_thread_blocking_faults),
+        cmocka_unit_test(test_stack_remaining_on_altstack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
