@@ -134,8 +134,9 @@ static void forward(int sig, siginfo_t *info, void *uctx)
         raise(sig);
 }
 
-/* Under Valgrind, before a rescue leaves the alternate stack for good.
- * Valgrind did not see the signal move the stack pointer to the
+/* Under Valgrind, first thing in the handler of a fault (not of a signal
+ * sent: measured, that broke the next fault's handling), and before a
+ * rescue leaves the alternate stack for good.  Valgrind did not see the signal move the stack pointer to the
  * alternate stack: it still takes the overflowed stack for the current
  * one, so the jump to the top of that same stack looks to it like
  * returns from frames, and it marks everything between the two
@@ -144,18 +145,23 @@ static void forward(int sig, siginfo_t *info, void *uctx)
  * update it must look up: it finds the alternate stack, registered, and
  * takes it as the current one; the jump that follows is then a switch of
  * stacks. */
-static void valgrind_on_altstack(void)
+#ifdef UCO_VALGRIND
+/* Neither is on the stack: in the handler, nothing may be written there
+ * before the stack pointer is reloaded (a client request writes its
+ * arguments there). */
+static UCO_TLS void *vg_sp;
+static bool on_valgrind; /* RUNNING_ON_VALGRIND, asked at the install */
+#endif
+static inline __attribute__((always_inline)) void valgrind_on_altstack(void)
 {
 #ifdef UCO_VALGRIND
-    void *sp = NULL;
-
-    if (!RUNNING_ON_VALGRIND)
+    if (!on_valgrind)
         return;
 #if defined(__x86_64__)
-    __asm__ volatile("movq %%rsp, %0\n\tmovq %0, %%rsp" : "+m"(sp) : : "memory");
+    __asm__ volatile("movq %%rsp, %0\n\tmovq %0, %%rsp" : "+m"(vg_sp) : : "memory");
 #elif defined(__aarch64__)
     __asm__ volatile("mov x9, sp\n\tstr x9, %0\n\tldr x9, %0\n\tmov sp, x9"
-                     : "+m"(sp) : : "x9", "memory");
+                     : "+m"(vg_sp) : : "x9", "memory");
 #endif
 #endif
 }
@@ -193,7 +199,13 @@ void uco__guard_rescued(void)
 static void on_fault(int sig, siginfo_t *info, void *uctx)
 {
     /* sent, not a fault: si_addr means nothing */
-    if (info->si_code <= 0 || !fault_hook((uintptr_t)info->si_addr, uctx)) {
+    if (info->si_code <= 0) {
+        forward(sig, info, uctx);
+        return;
+    }
+    /* before anything is written to the stack (see above) */
+    valgrind_on_altstack();
+    if (!fault_hook((uintptr_t)info->si_addr, uctx)) {
         forward(sig, info, uctx);
         return;
     }
@@ -281,6 +293,9 @@ int uco__guard_enter(uco_fault_hook *hook)
     unblock_faults();
     pthread_mutex_lock(&install_lock);
     if (!installed) {
+#ifdef UCO_VALGRIND
+        on_valgrind = RUNNING_ON_VALGRIND;
+#endif
         fault_hook = hook;
         install(SIGSEGV, &old_segv);
         install(SIGBUS, &old_bus);
