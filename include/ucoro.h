@@ -98,6 +98,58 @@ typedef struct uco_attr {
  */
 UCO_API int uco_run(uco_fn *main, void *arg, void **result);
 
+/* ------------------------------------------------------------------ */
+/* Threads: schedulers as handles, posting work, offloading calls      */
+/* ------------------------------------------------------------------ */
+
+typedef struct uco_sched uco_sched;        /* opaque, counted */
+
+/* A counted handle on this thread's scheduler (from a task or the
+ * thread's own code): 0, -EPERM when the thread runs none.  Valid on any
+ * thread until uco_sched_put, also after the scheduler ended (calls
+ * through it then return -ESRCH). */
+UCO_API int uco_sched_get(uco_sched **sched);
+/* Drop a handle, from any thread (NULL: nothing). */
+UCO_API void uco_sched_put(uco_sched *sched);
+/* From any thread: run fn(arg) on sched as a new detached task; never
+ * blocks.  0 (accepted: fn is entered exactly once), -ESRCH (sched's main
+ * has finished), -ENOMEM, -EINVAL. */
+UCO_API int uco_post(uco_sched *sched, uco_fn *fn, void *arg);
+/* Run fn(arg) as a task on sched and wait for it to end (only the calling
+ * task waits; a thread with no scheduler blocks).  What uco_join would
+ * return for it, and its result.  On the deadline or a cancellation the
+ * remote task is cancelled, and -ETIMEDOUT / -ECANCELED come back only
+ * after it has ended.  -ESRCH (sched ended; fn never ran), -EDEADLK (the
+ * caller would block sched's own thread), -EINVAL, -ENOMEM. */
+UCO_API int uco_submit(uco_sched *sched, uco_fn *fn, void *arg,
+                       void **result, int64_t deadline);
+
+typedef void uco_drop_fn(void *arg, void *result);
+/* Run fn(arg) on a thread of the library's worker pool, suspending only
+ * the calling task until it returns.  drop NULL: once started, the wait
+ * lasts until fn returns (deadline must be UCO_NEVER); a cancellation
+ * meanwhile is reported afterwards (-ECANCELED, *result set).  drop set:
+ * on the deadline or a cancellation the call returns at once and the job
+ * is abandoned: fn runs on, then drop(arg, result) on the worker.  A job
+ * still queued when its caller gives up never runs.  0, -ECANCELED,
+ * -ETIMEDOUT, -EINVAL, -ENOMEM, -EAGAIN (no thread), -EPERM (not a task).
+ * UCO_THREADS=n caps the pool (uco_offload(3)). */
+UCO_API int uco_offload(uco_fn *fn, void *arg, uco_drop_fn *drop,
+                        void **result, int64_t deadline);
+
+/* The library's code for getaddrinfo's error e (EAI_NONAME, ...): outside
+ * the errno range; uco_strerror names it as gai_strerror does. */
+#define UCO_EAI(e) (-6000 + (e))
+struct addrinfo;
+/* getaddrinfo on the worker pool, in a lane of its own (slow lookups never
+ * take every worker); the arguments are copied.  0 and *res (free it with
+ * freeaddrinfo), UCO_EAI(e), -errno for EAI_SYSTEM, -ETIMEDOUT and
+ * -ECANCELED (the lookup is abandoned, its result freed when it ends),
+ * -EINVAL, -ENOMEM, -EPERM. */
+UCO_API int uco_getaddrinfo(const char *node, const char *service,
+                            const struct addrinfo *hints,
+                            struct addrinfo **res, int64_t deadline);
+
 /*
  * Create a task running fn(arg) at the tail of the run queue; the caller
  * goes on.  0, -EPERM outside a task, -EINVAL (NULL fn, NULL task without

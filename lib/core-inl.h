@@ -9,7 +9,9 @@
 
 #include "core.h"
 
-/* The next ready task made current, or NULL (current unchanged).  First
+/* The next ready task made current, or NULL (current unchanged; also
+ * when messages wait in the inbox and a task is running: the scheduler's
+ * context takes them first).  First
  * the hooks: the watchdog looks at the task leaving, due sleepers are
  * woken (one clock read serves both), and every UCO_POLL_TICK switches
  * fds are polled without blocking.  No switch. */
@@ -29,6 +31,11 @@ uco__next_ready(struct uco_sched *s)
         uco__wait_expire(s, now);
     if (UCO_UNLIKELY(s->poll != NULL) && (++s->ticks & (UCO_POLL_TICK - 1)) == 0)
         s->poll(s);
+    /* messages from other threads: to the scheduler's context, which
+     * takes them (a task's stack has no room for spawning) */
+    if (UCO_UNLIKELY(__atomic_load_n(&s->inbox, __ATOMIC_RELAXED) != NULL) &&
+        s->current)
+        return NULL;
     n = uco__list_pop(&s->runq);
     if (!n)
         return NULL;

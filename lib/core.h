@@ -61,6 +61,8 @@ struct uco_task {
     bool finishing;          /* ended: outcome fixed, handlers running */
     bool overflowed;         /* a sandbox rescued: its context was made
                                 anew to end it (task.c) */
+    bool must_enter;         /* fn is entered even if cancelled before it
+                                ran (a post: post.c) */
     unsigned flags;          /* attr flags (UCO_SANDBOX, UCO_DETACHED) */
     int wake;                /* why the wait ended: 0 or the reason given to
                                 uco__wake, -ETIMEDOUT, -ECANCELED; valid
@@ -141,10 +143,40 @@ struct uco_sched {
     size_t io_waiters;       /* tasks in uco_fd_wait */
     int64_t watchdog;        /* report runs longer than this; 0: off */
     bool main_done;          /* main finished: the rest are being cancelled,
-                                and tasks spawned from now on start so */
+                                and tasks spawned from now on start so;
+                                read by other threads (atomic): posts are
+                                refused */
     int main_outcome;        /* main's outcome and result, valid when */
     void *main_result;       /* main_done */
     bool deadlock;           /* everything waited with nothing to wake it */
+
+    /* Reached from other threads (post.c). */
+    struct uco_msg *inbox;   /* atomic: messages pushed by any thread, the
+                                last first; taken whole by the scheduler */
+    int sleeping;            /* atomic: the scheduler blocks in the kernel
+                                (or is about to): a push that makes the
+                                inbox non-empty writes wake_w */
+    unsigned refs;           /* atomic: handles, and one for the run; the
+                                structure is freed when it reaches 0 */
+    int wake_r, wake_w;      /* eventfd (one fd, both) or pipe, made at the
+                                first handle, offload or submit; -1: none */
+    bool wake_armed;         /* wake_r is armed with the poller */
+    size_t remote;           /* tasks that wait for another thread's answer
+                                (offloads, submits): no deadlock then */
+    struct uco_list retry;   /* posts whose task could not be made yet
+                                (memory): tried again at the next round */
+    void (*take)(struct uco_sched *s); /* post.c: run the inbox's messages;
+                                          from the scheduler's context */
+    void *lock;              /* pthread_mutex_t *, of the producers: taken
+                                to push, to close and to end */
+    bool ended;              /* under lock: the run ended, all refused */
+};
+
+/* A message from any thread to a scheduler (post.c): run on the
+ * scheduler's own context, in the order pushed by each thread. */
+struct uco_msg {
+    struct uco_msg *next;    /* in the inbox; then in the taken batch */
+    void (*run)(struct uco_sched *s, struct uco_msg *m);
 };
 
 #define UCO_POLL_TICK 64

@@ -131,6 +131,7 @@ static void recover(struct uco_sched *s, int err)
         io->ops->destroy(io->p, false);
     }
     io->p = p;
+    s->wake_armed = false;
     for (fd = 0; fd < io->nfds; fd++) {
         struct fdslot *sl = &io->fds[fd];
         if (interest(sl) && (rc = io->ops->arm(p, (int)fd, interest(sl))) < 0)
@@ -138,18 +139,37 @@ static void recover(struct uco_sched *s, int err)
     }
 }
 
+/* The wake fd (post.c) fired: empty it; it is armed again before the
+ * next wait.  No switch. */
+static void woken(struct uco_sched *s)
+{
+    uint64_t buf[8];
+
+    s->wake_armed = false;
+    while (read(s->wake_r, buf, sizeof buf) > 0 && s->wake_r != s->wake_w)
+        ;
+}
+
 void uco__io_poll(struct uco_sched *s, int64_t deadline)
 {
     struct uco_io *io = s->io;
     struct uco_ioev ev[64];
-    int i, n = io->ops->wait(io->p, deadline, ev, 64);
+    int i, n;
 
+    if (s->wake_r >= 0 && !s->wake_armed)
+        s->wake_armed = io->ops->arm(io->p, s->wake_r, UCO_READ) == 0;
+    n = io->ops->wait(io->p, deadline, ev, 64);
     if (n < 0 && n != -EINTR)
         recover(s, n);
     for (i = 0; i < n; i++) {
-        struct fdslot *sl = &io->fds[ev[i].fd];
+        struct fdslot *sl;
         int rc;
 
+        if (ev[i].fd == s->wake_r) {
+            woken(s);
+            continue;
+        }
+        sl = &io->fds[ev[i].fd];
         fire(s, sl, ev[i].events, 0);
         /* the event disarmed the fd: arm it again for a waiter in the
          * other direction */
@@ -249,7 +269,8 @@ int uco_fd_wait(int fd, unsigned events, int64_t deadline)
         return rc;
     s = self->sched;
     io = s->io;
-    if (fd == io->ops->fd(io->p) && !ours(s, fd))
+    if ((fd == io->ops->fd(io->p) && ours(s, fd)) || fd == s->wake_r ||
+        fd == s->wake_w)
         return -EBADF; /* the library's own, not the caller's */
     if ((size_t)fd < io->nfds && (events & interest(&io->fds[fd])))
         return -EBUSY; /* (a look without waiting too: what is ready is
@@ -285,7 +306,7 @@ int uco_fd_close(int fd)
 
     if (fd < 0)
         return -EBADF;
-    if (io && fd == io->ops->fd(io->p) && !ours(s, fd))
+    if (io && fd == io->ops->fd(io->p) && ours(s, fd))
         return -EBADF; /* the library's own, not the caller's */
     uco__enter_change();
     if (io) {

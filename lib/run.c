@@ -5,6 +5,7 @@
  */
 #include "frame.h"
 #include "io.h"
+#include "post.h"
 #include "task.h"
 
 #include <stdio.h>
@@ -43,22 +44,45 @@ static void deadlocked(struct uco_sched *s)
     abort();
 }
 
-/* The scheduler's context: runs tasks until none is alive. */
+/* Nothing is ready: block in the kernel until the earliest deadline, an
+ * fd event, or (where other threads can reach the scheduler) a message;
+ * or, when nothing at all could wake a task, the deadlock.  No switch. */
+static void block(struct uco_sched *s)
+{
+    struct uco_task *t = uco__sleepq_top(&s->sleepq);
+    int64_t deadline = t ? t->deadline : UCO_NEVER;
+
+    if (s->wake_r >= 0) {
+        if (s->alive && !t && !s->io_waiters && !uco__post_may_come(s)) {
+            deadlocked(s);
+        } else if (uco__post_sleep(s)) {
+            uco__io_poll(s, deadline);
+            uco__post_woke(s);
+        }
+    } else if (s->io_waiters) {
+        uco__io_poll(s, deadline);
+    } else if (t) {
+        block_until(deadline);
+    } else {
+        deadlocked(s);
+    }
+}
+
+/* The scheduler's context: runs tasks until none is alive and nothing is
+ * owed from another thread (messages in the inbox, answers to offloads
+ * and submits, posts to retry). */
 static void loop(struct uco_sched *s)
 {
     for (;;) {
-        struct uco_task *t;
-
         uco__sched_run(s);
-        if (s->alive == 0)
+        if (!uco__list_empty(&s->retry))
+            uco__post_retry(s);
+        if (!uco__list_empty(&s->runq) ||
+            __atomic_load_n(&s->inbox, __ATOMIC_ACQUIRE))
+            continue;
+        if (s->alive == 0 && s->remote == 0 && uco__list_empty(&s->retry))
             return;
-        t = uco__sleepq_top(&s->sleepq);
-        if (s->io_waiters)
-            uco__io_poll(s, t ? t->deadline : UCO_NEVER);
-        else if (t)
-            block_until(t->deadline);
-        else
-            deadlocked(s);
+        block(s);
     }
 }
 
@@ -77,11 +101,16 @@ static int start(struct uco_sched **out)
         return rc;
     }
     uco__sched_init(s);
-    rc = uco__io_start(s);
-    if (rc < 0) {
-        uco__sched_free(s);
-        uco__coro_leave();
+    rc = uco__post_start(s);
+    if (rc == 0) {
+        rc = uco__io_start(s);
+        if (rc < 0)
+            uco__post_end(s); /* frees s */
+    } else {
         free(s);
+    }
+    if (rc < 0) {
+        uco__coro_leave();
         return rc;
     }
     uco__ctx_template_refresh();
@@ -90,7 +119,8 @@ static int start(struct uco_sched **out)
     return 0;
 }
 
-/* Free s, the thread's scheduler.  No switch. */
+/* End s, the thread's scheduler: free what it holds; the structure
+ * itself goes with its last handle.  No switch. */
 static void stop(struct uco_sched *s)
 {
     uco__sched_free(s);
@@ -99,7 +129,7 @@ static void stop(struct uco_sched *s)
     uco__stack_pool_drain();
     uco__cur = NULL;
     uco__coro_leave();
-    free(s);
+    uco__post_end(s);
 }
 
 int uco_run(uco_fn *fn, void *arg, void **result)

@@ -30,7 +30,9 @@ void uco__sched_init(struct uco_sched *s)
     uco__list_init(&s->tasks);
     uco__list_init(&s->free_tcbs);
     uco__list_init(&s->dead_groups);
+    uco__list_init(&s->retry);
     uco__sleepq_init(&s->sleepq);
+    s->wake_r = s->wake_w = -1;
     s->next_id = 1;
 }
 
@@ -109,6 +111,8 @@ void uco__sched_run(struct uco_sched *s)
 
         if (s->zombie)
             uco__sched_reap(s);
+        if (UCO_UNLIKELY(__atomic_load_n(&s->inbox, __ATOMIC_ACQUIRE) != NULL))
+            s->take(s);
         t = uco__next_ready(s);
         if (!t)
             return;

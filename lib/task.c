@@ -48,7 +48,7 @@ static uco_ctx *task_entry(void *p)
         return uco__task_end(t, NULL);
     if (t->sched->zombie)
         uco__sched_reap(t->sched);
-    if (!t->cancelled)
+    if (!t->cancelled || t->must_enter)
         r = t->fn(t->arg);
     return uco__task_end(t, r);
 }
@@ -82,7 +82,7 @@ int uco__spawn(struct uco_sched *s, struct uco_task **task, uco_fn *fn,
     }
     t->magic = UCO_TASK_MAGIC;
     t->stack_lo = uco__stack_lo(&t->stack);
-    t->shielded = t->finishing = t->overflowed = false;
+    t->shielded = t->finishing = t->overflowed = t->must_enter = false;
     t->cancelled = s->main_done; /* born cancelled after main ended */
     t->detached = (flags & UCO_DETACHED) != 0;
     t->flags = flags;
@@ -156,7 +156,7 @@ uco_ctx *uco__task_end(struct uco_task *t, void *result)
         /* kept here: main may be joined or detached, and released */
         s->main_outcome = t->outcome;
         s->main_result = t->result;
-        s->main_done = true;
+        __atomic_store_n(&s->main_done, true, __ATOMIC_RELEASE);
         uco__cancel_all(s);
     }
     s->zombie = t;

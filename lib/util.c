@@ -3,6 +3,7 @@
  */
 #include "util.h"
 
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -43,7 +44,12 @@ const char *uco_strerror(int err)
     case -ENOENT: return "nothing to pop (or no such file or directory)";
     case -EOVERFLOW: return "value too large";
     case -EBADF: return "bad file descriptor (or closed while waited on)";
+    case -ESRCH: return "no such scheduler (it has ended, or its main task has)";
     default:
+        if (err <= UCO_EAI(0) - 1000 || err >= UCO_EAI(0) + 1000)
+            ; /* not a resolver's */
+        else if (err != UCO_EAI(0))
+            return gai_strerror(err - UCO_EAI(0));
 #ifdef HAVE_STRERRORDESC_NP
         if (err < 0 && err > -4096 && strerrordesc_np(-err))
             return strerrordesc_np(-err); /* passed on from the system */

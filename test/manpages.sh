@@ -6,7 +6,7 @@ set -u
 s=${top_srcdir:-.}
 fail=0 n=0
 for f in $(grep -oE '\buco_[a-z0-9_]+[[:space:]]*\(' "$s/include/ucoro.h" | tr -d ' (' | sort -u); do
-    case "$f" in uco_fn|uco_gen_fn) continue ;; esac
+    case "$f" in uco_fn|uco_gen_fn|uco_drop_fn) continue ;; esac
     n=$((n + 1))
     page="$s/man/$f.3"
     if [ ! -f "$page" ]; then

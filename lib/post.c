@@ -1,0 +1,257 @@
+/*
+ * post.c - reaching a scheduler from any thread: counted handles, posts
+ * (a function to run there as a new task), submits (the same, waited
+ * for), and the inbox under them.
+ *
+ * The inbox is a stack of messages that producers push with a
+ * compare-and-swap and the scheduler takes whole with one exchange, then
+ * runs in the order pushed (no lock on the scheduler's side).  Producers
+ * take the scheduler's lock around the push, so that ending (the run is
+ * over: everything is refused) is atomic with respect to them.  Posts are
+ * refused once main has finished; one accepted before is taken before the
+ * run ends, and its task starts cancelled.
+ *
+ * Waking: a scheduler about to block in the kernel sets `sleeping`, then
+ * looks at the inbox once more; a producer that makes the inbox non-empty
+ * looks at `sleeping` after its push, and writes the wake fd (an eventfd
+ * the poller watches) when it is set.  Both sides use sequentially
+ * consistent operations, so at least one of them sees the other: either
+ * the scheduler finds the message and does not block, or the producer
+ * wakes it.  Pushing to a busy scheduler makes no system call.
+ */
+#include "post.h"
+
+#include "io.h"
+#include "task.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+#ifdef UCO_HAVE_EVENTFD
+#include <sys/eventfd.h>
+#endif
+
+/* ---- handles */
+
+int uco__post_ready(struct uco_sched *s)
+{
+    int fds[2];
+
+    if (s->wake_r >= 0)
+        return 0;
+#ifdef UCO_HAVE_EVENTFD
+    fds[0] = fds[1] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fds[0] < 0)
+        return -errno;
+#else
+    if (pipe(fds) != 0)
+        return -errno;
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    fcntl(fds[1], F_SETFL, O_NONBLOCK);
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+#endif
+    s->wake_r = fds[0];
+    s->wake_w = fds[1];
+    return 0;
+}
+
+int uco_sched_get(uco_sched **out)
+{
+    struct uco_sched *s = uco__cur;
+    int rc;
+
+    if (!out)
+        return -EINVAL;
+    if (!s)
+        return -EPERM;
+    uco__enter_change();
+    rc = uco__post_ready(s);
+    if (rc < 0)
+        return rc;
+    __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+    *out = s;
+    return 0;
+}
+
+void uco_sched_put(uco_sched *s)
+{
+    if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        uco__sched_release(s);
+}
+
+void uco__sched_release(struct uco_sched *s)
+{
+    pthread_mutex_destroy(s->lock);
+    free(s->lock);
+    free(s);
+}
+
+/* ---- the inbox */
+
+int uco__post_push(struct uco_sched *s, struct uco_msg *m, bool user)
+{
+    struct uco_msg *old;
+    int rc = 0;
+
+    pthread_mutex_lock(s->lock);
+    if (s->ended || (user && __atomic_load_n(&s->main_done, __ATOMIC_ACQUIRE))) {
+        rc = -ESRCH;
+    } else {
+        old = __atomic_load_n(&s->inbox, __ATOMIC_RELAXED);
+        do
+            m->next = old;
+        while (!__atomic_compare_exchange_n(&s->inbox, &old, m, false,
+                                            __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+        if (!old && __atomic_load_n(&s->sleeping, __ATOMIC_SEQ_CST)) {
+            uint64_t one = 1;
+            if (write(s->wake_w, &one, sizeof one) < 0) {
+                /* full (a pipe): it is readable, which is all we need */
+            }
+        }
+    }
+    pthread_mutex_unlock(s->lock);
+    return rc;
+}
+
+/* The inbox's messages, in the order pushed. */
+static struct uco_msg *take_all(struct uco_sched *s)
+{
+    struct uco_msg *m = __atomic_exchange_n(&s->inbox, NULL, __ATOMIC_ACQUIRE);
+    struct uco_msg *fifo = NULL;
+
+    while (m) {
+        struct uco_msg *next = m->next;
+        m->next = fifo;
+        fifo = m;
+        m = next;
+    }
+    return fifo;
+}
+
+/* s->take. */
+static void run_inbox(struct uco_sched *s)
+{
+    struct uco_msg *m = take_all(s);
+
+    while (m) {
+        struct uco_msg *next = m->next;
+        m->run(s, m);
+        m = next;
+    }
+}
+
+bool uco__post_sleep(struct uco_sched *s)
+{
+    __atomic_store_n(&s->sleeping, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&s->inbox, __ATOMIC_SEQ_CST)) {
+        __atomic_store_n(&s->sleeping, 0, __ATOMIC_RELAXED);
+        return false;
+    }
+    return true;
+}
+
+void uco__post_woke(struct uco_sched *s)
+{
+    __atomic_store_n(&s->sleeping, 0, __ATOMIC_RELAXED);
+}
+
+bool uco__post_may_come(const struct uco_sched *s)
+{
+    return s->remote > 0 || __atomic_load_n(&s->refs, __ATOMIC_ACQUIRE) > 1 ||
+           !uco__list_empty(&s->retry);
+}
+
+/* ---- posts */
+
+struct post {
+    struct uco_msg m;
+    struct uco_list retry;   /* on s->retry while its task cannot be made */
+    uco_fn *fn;
+    void *arg;
+};
+
+/* Make the post's task: 0, or a negative code (it stays for a retry). */
+static int start_post(struct uco_sched *s, struct post *p)
+{
+    uco_attr a = { 0, 0, NULL, UCO_DETACHED };
+    uco_task *t;
+    int rc = uco__spawn(s, &t, p->fn, p->arg, &a);
+
+    if (rc == 0) {
+        t->must_enter = true; /* accepted: entered, cancelled or not */
+        free(p);
+    }
+    return rc;
+}
+
+static void run_post(struct uco_sched *s, struct uco_msg *m)
+{
+    struct post *p = (struct post *)m;
+
+    uco__list_init(&p->retry);
+    if (start_post(s, p) < 0)
+        uco__list_push(&s->retry, &p->retry);
+}
+
+void uco__post_retry(struct uco_sched *s)
+{
+    struct uco_list *n;
+
+    while ((n = s->retry.next) != &s->retry) {
+        struct post *p = uco__container(n, struct post, retry);
+        uco__list_remove(n);
+        if (start_post(s, p) < 0) {
+            uco__list_push(s->retry.next, n); /* first again; later */
+            return;
+        }
+    }
+}
+
+int uco_post(uco_sched *s, uco_fn *fn, void *arg)
+{
+    struct post *p;
+    int rc;
+
+    if (!s || !fn)
+        return -EINVAL;
+    p = malloc(sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->m.run = run_post;
+    p->fn = fn;
+    p->arg = arg;
+    rc = uco__post_push(s, &p->m, true);
+    if (rc < 0)
+        free(p);
+    return rc;
+}
+
+/* ---- the scheduler's life, as run.c drives it */
+
+int uco__post_start(struct uco_sched *s)
+{
+    pthread_mutex_t *l = malloc(sizeof *l);
+
+    if (!l)
+        return -ENOMEM;
+    pthread_mutex_init(l, NULL);
+    s->lock = l;
+    s->refs = 1;
+    s->take = run_inbox;
+    return 0;
+}
+
+void uco__post_end(struct uco_sched *s)
+{
+    pthread_mutex_lock(s->lock);
+    s->ended = true;
+    pthread_mutex_unlock(s->lock);
+    if (s->wake_r >= 0)
+        close(s->wake_r);
+    if (s->wake_w >= 0 && s->wake_w != s->wake_r)
+        close(s->wake_w);
+    s->wake_r = s->wake_w = -1;
+    uco_sched_put(s);
+}

@@ -1,0 +1,235 @@
+/*
+ * submit.c - uco_submit: run a function as a task on another scheduler
+ * (or this one) and wait for its end.
+ *
+ * Three messages go between the two sides, all in the submit record,
+ * which lives on the caller's stack until the remote task has ended:
+ * `start` (caller -> target: spawn the task), `cancel` (caller -> target:
+ * the caller gave up), `done` (target -> caller's scheduler: the task
+ * ended; a plain thread is signalled instead).  The remote task's last
+ * deferred handler sends `done` with its outcome, however it ends.
+ */
+#include "post.h"
+#include "task.h"
+
+#include <pthread.h>
+#include <time.h>
+
+struct submit {
+    struct uco_msg start, cancel, done;
+    uco_fn *fn;
+    void *arg;
+    void *result;             /* the remote task's, once ended */
+    int outcome;              /* its join outcome, or -ESRCH / an error
+                                 when it never started */
+    int ended;                /* atomic: 1 once outcome is valid */
+    struct uco_sched *target;
+    struct uco_task *remote;  /* the remote task while it lives; target's */
+    /* the caller: a task of home, or a plain thread (home NULL) */
+    struct uco_sched *home;
+    struct uco_task *waiter;  /* home's: registered while it waits */
+    pthread_mutex_t mu;       /* plain thread: ended under it, and cv */
+    pthread_cond_t cv;
+};
+
+/* ---- on the target */
+
+/* The remote task's last handler: hand its outcome back. */
+static void remote_end(void *p)
+{
+    struct submit *sb = p;
+    struct uco_task *self = uco__self();
+
+    sb->remote = NULL;
+    sb->outcome = self->outcome;
+    sb->result = self->result;
+    if (sb->home) {
+        uco__post_push(sb->home, &sb->done, false);
+        return;
+    }
+    pthread_mutex_lock(&sb->mu);
+    __atomic_store_n(&sb->ended, 1, __ATOMIC_RELEASE);
+    pthread_cond_signal(&sb->cv);
+    pthread_mutex_unlock(&sb->mu);
+}
+
+static void *remote_body(void *p)
+{
+    struct submit *sb = p;
+
+    if (uco_defer(remote_end, sb) < 0) {
+        /* no memory for the handler: end it here, not run */
+        sb->outcome = -ENOMEM;
+        remote_end(sb);
+        return NULL;
+    }
+    return sb->fn(sb->arg);
+}
+
+/* Tell the caller that the task never started, with rc. */
+static void never_started(struct submit *sb, int rc)
+{
+    struct uco_msg *d = &sb->done;
+
+    sb->outcome = rc;
+    sb->result = NULL;
+    if (sb->home) {
+        uco__post_push(sb->home, d, false);
+        return;
+    }
+    pthread_mutex_lock(&sb->mu);
+    __atomic_store_n(&sb->ended, 1, __ATOMIC_RELEASE);
+    pthread_cond_signal(&sb->cv);
+    pthread_mutex_unlock(&sb->mu);
+}
+
+static void run_start(struct uco_sched *s, struct uco_msg *m)
+{
+    struct submit *sb = uco__container(m, struct submit, start);
+    uco_attr a = { 0, 0, NULL, UCO_DETACHED };
+    uco_task *t;
+    int rc;
+
+    if (s->main_done) { /* ended before the task started */
+        never_started(sb, -ESRCH);
+        return;
+    }
+    rc = uco__spawn(s, &t, remote_body, sb, &a);
+    if (rc < 0) {
+        never_started(sb, rc);
+        return;
+    }
+    sb->remote = t;
+}
+
+static void run_cancel(struct uco_sched *s, struct uco_msg *m)
+{
+    struct submit *sb = uco__container(m, struct submit, cancel);
+
+    if (sb->remote)
+        uco__cancel(s, sb->remote);
+}
+
+/* ---- on the caller's scheduler */
+
+static void run_done(struct uco_sched *s, struct uco_msg *m)
+{
+    struct submit *sb = uco__container(m, struct submit, done);
+
+    __atomic_store_n(&sb->ended, 1, __ATOMIC_RELEASE);
+    s->remote--;
+    if (sb->waiter)
+        uco__wake(s, sb->waiter, 0);
+}
+
+/* unwait of a task in uco_submit. */
+static void forget_waiter(struct uco_task *t)
+{
+    ((struct submit *)t->wait_obj)->waiter = NULL;
+}
+
+/* Wait in a task until the remote task has ended; on the deadline or a
+ * cancellation first, cancel it and wait for that, shielded.  Switches. */
+static int wait_task(struct uco_task *self, struct submit *sb, int64_t deadline)
+{
+    struct uco_sched *s = self->sched;
+    int rc = 0;
+    bool was;
+
+    while (!__atomic_load_n(&sb->ended, __ATOMIC_ACQUIRE) && rc == 0) {
+        sb->waiter = self;
+        self->unwait = forget_waiter;
+        self->wait_obj = sb;
+        rc = uco__wait(s, self, deadline, "submit");
+    }
+    if (__atomic_load_n(&sb->ended, __ATOMIC_ACQUIRE))
+        return rc;
+    uco__post_push(sb->target, &sb->cancel, false);
+    was = self->shielded;
+    self->shielded = true;
+    while (!__atomic_load_n(&sb->ended, __ATOMIC_ACQUIRE)) {
+        sb->waiter = self;
+        self->unwait = forget_waiter;
+        self->wait_obj = sb;
+        uco__wait(s, self, UCO_NEVER, "submit");
+    }
+    self->shielded = was;
+    return rc;
+}
+
+/* Wait in a thread that runs no scheduler.  No switch. */
+static int wait_thread(struct submit *sb, int64_t deadline)
+{
+    struct timespec ts;
+    int rc = 0;
+
+    ts.tv_sec = (time_t)(deadline / 1000000000);
+    ts.tv_nsec = (long)(deadline % 1000000000);
+    pthread_mutex_lock(&sb->mu);
+    while (!sb->ended && rc != ETIMEDOUT)
+        rc = deadline == UCO_NEVER ? pthread_cond_wait(&sb->cv, &sb->mu)
+                                   : pthread_cond_timedwait(&sb->cv, &sb->mu, &ts);
+    if (!sb->ended) {
+        pthread_mutex_unlock(&sb->mu);
+        uco__post_push(sb->target, &sb->cancel, false);
+        pthread_mutex_lock(&sb->mu);
+        while (!sb->ended)
+            pthread_cond_wait(&sb->cv, &sb->mu);
+        pthread_mutex_unlock(&sb->mu);
+        return -ETIMEDOUT;
+    }
+    pthread_mutex_unlock(&sb->mu);
+    return 0;
+}
+
+int uco_submit(uco_sched *target, uco_fn *fn, void *arg, void **result,
+               int64_t deadline)
+{
+    struct uco_sched *s = uco__cur;
+    struct uco_task *self = uco__self();
+    struct submit sb = { 0 };
+    pthread_condattr_t ca;
+    int rc;
+
+    if (!target || !fn || (deadline < 0 && deadline != UCO_NEVER))
+        return -EINVAL;
+    if (s && !self)
+        return -EDEADLK; /* the thread of a scheduler, outside its tasks */
+    if (self && uco__cancel_pending(self))
+        return -ECANCELED;
+    if (self)
+        uco__enter_change();
+    sb.start.run = run_start;
+    sb.cancel.run = run_cancel;
+    sb.done.run = run_done;
+    sb.fn = fn;
+    sb.arg = arg;
+    sb.target = target;
+    sb.home = s;
+    if (s) {
+        rc = uco__post_ready(s);
+        if (rc < 0)
+            return rc;
+    } else {
+        pthread_mutex_init(&sb.mu, NULL);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&sb.cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+    rc = uco__post_push(target, &sb.start, false);
+    if (rc == 0) {
+        if (s)
+            s->remote++;
+        rc = s ? wait_task(self, &sb, deadline) : wait_thread(&sb, deadline);
+    }
+    if (!s) {
+        pthread_cond_destroy(&sb.cv);
+        pthread_mutex_destroy(&sb.mu);
+    }
+    if (rc < 0)
+        return rc;
+    if (result)
+        *result = sb.result;
+    return sb.outcome;
+}
