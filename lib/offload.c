@@ -53,8 +53,9 @@ static struct {
     struct uco_list lane;     /* resolver FIFO */
     unsigned threads, idle, resolving, cap;
     bool init;
+    bool quit;                /* the process is ending: idle ones leave */
 } pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-           { NULL, NULL }, { NULL, NULL }, 0, 0, 0, 0, false };
+           { NULL, NULL }, { NULL, NULL }, 0, 0, 0, 0, false, false };
 
 /* The cap: UCO_THREADS, or the default.  Under the lock. */
 static unsigned cap_of(void)
@@ -134,9 +135,10 @@ static void *worker(void *unused)
             ts.tv_sec = (time_t)(until / 1000000000);
             ts.tv_nsec = (long)(until % 1000000000);
             pool.idle++;
-            rc = pthread_cond_timedwait(&pool.cv, &pool.mu, &ts);
+            rc = pool.quit ? ETIMEDOUT
+                           : pthread_cond_timedwait(&pool.cv, &pool.mu, &ts);
             pool.idle--;
-            if (rc == ETIMEDOUT && !(j = next_job())) {
+            if ((rc == ETIMEDOUT || pool.quit) && !(j = next_job())) {
                 pool.threads--;
                 pthread_mutex_unlock(&pool.mu);
                 return NULL;
@@ -151,6 +153,25 @@ static void *worker(void *unused)
         work(j);
         pthread_mutex_lock(&pool.mu);
     }
+}
+
+/* When the process ends (or the library is unloaded): the idle workers
+ * leave now rather than at their time-out, so that none is left behind
+ * to tools that look at what a program leaves (a worker in a job goes on
+ * until it returns).  Waits 100 ms at most. */
+__attribute__((destructor)) static void pool_end(void)
+{
+    int64_t until = uco_now() + 100000000;
+
+    pthread_mutex_lock(&pool.mu);
+    pool.quit = true;
+    pthread_cond_broadcast(&pool.cv);
+    while (pool.idle > 0 && uco_now() < until) {
+        pthread_mutex_unlock(&pool.mu);
+        usleep(1000);
+        pthread_mutex_lock(&pool.mu);
+    }
+    pthread_mutex_unlock(&pool.mu);
 }
 
 /* Under the lock: queue j and see that a worker will take it.  0, or
