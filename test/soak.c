@@ -122,11 +122,12 @@ static void one_op(int me, unsigned *seed)
             __atomic_add_fetch(&errors, 1, __ATOMIC_RELAXED);
         break;
     case 4:
-        if (uco_post(scheds[!me], posted, NULL) != 0)
+        if (uco_post(__atomic_load_n(&scheds[!me], __ATOMIC_ACQUIRE), posted, NULL) != 0)
             __atomic_add_fetch(&errors, 1, __ATOMIC_RELAXED);
         break;
     case 5:
-        if (uco_submit(scheds[!me], noop_job, &v, &r, uco_now() + UCO_SEC(5)) != 0 ||
+        if (uco_submit(__atomic_load_n(&scheds[!me], __ATOMIC_ACQUIRE), noop_job, &v,
+                       &r, uco_now() + UCO_SEC(5)) != 0 ||
             r != &v)
             __atomic_add_fetch(&errors, 1, __ATOMIC_RELAXED);
         break;
@@ -151,8 +152,10 @@ static void *sched_main(void *arg)
 {
     int me = (int)(uintptr_t)arg, i;
     uco_task *w[8];
+    uco_sched *self;
 
-    uco_sched_get(&scheds[me]);
+    uco_sched_get(&self);
+    __atomic_store_n(&scheds[me], self, __ATOMIC_RELEASE);
     while (!__atomic_load_n(&scheds[!me], __ATOMIC_ACQUIRE))
         uco_sleep(UCO_MSEC(1));
     for (i = 0; i < 8; i++)
