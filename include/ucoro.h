@@ -378,6 +378,15 @@ UCO_API bool uco_cancelled(void);
 /* Block normally despite the flag (on) or not; returns the previous state
  * (0 or 1), -EPERM outside a task. */
 UCO_API int uco_shield(bool on);
+/* A deadline for a block of code, nestable (at least 32 levels): while
+ * pushed, every suspension point of the task waits at most until the
+ * earliest pushed deadline, and once one has passed returns -ETIMEDOUT at
+ * once, until it is popped (a shield holds them off; cancellation wins).
+ * 0, -EINVAL, -ENOMEM (too deep), -EPERM (not a task). */
+UCO_API int uco_deadline_push(int64_t deadline);
+/* Pop the innermost: 1 if it had passed, 0 if not, -EINVAL (none pushed),
+ * -EPERM. */
+UCO_API int uco_deadline_pop(void);
 /* Push a cleanup handler on the running coroutine; 0, -EINVAL, -ENOMEM,
  * -EPERM. */
 UCO_API int uco_defer(void (*fn)(void *arg), void *arg);

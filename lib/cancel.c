@@ -14,6 +14,8 @@
 
 #include "frame.h"
 
+#include <stdlib.h>
+
 /* Set t's flag if it is not yet set, and queue it on work for its
  * groups.  No switch. */
 static void flag(struct uco_task *t, struct uco_list *work)
@@ -111,6 +113,53 @@ int uco_shield(bool on)
     was = self->shielded;
     self->shielded = on;
     return was;
+}
+
+/* ---- deadline scopes */
+
+/* The earliest of t's pushed deadlines. */
+static void scope_min(struct uco_task *t)
+{
+    unsigned i;
+
+    t->scope_min = INT64_MAX;
+    for (i = 0; i < t->nscopes; i++)
+        if (t->scopes[i] < t->scope_min)
+            t->scope_min = t->scopes[i];
+}
+
+int uco_deadline_push(int64_t deadline)
+{
+    struct uco_task *self = uco__self();
+
+    if (!self)
+        return -EPERM;
+    if (deadline < 0 && deadline != UCO_NEVER)
+        return -EINVAL;
+    if (!self->scopes) {
+        self->scopes = malloc(UCO_SCOPES * sizeof *self->scopes);
+        if (!self->scopes)
+            return -ENOMEM;
+    }
+    if (self->nscopes == UCO_SCOPES)
+        return -ENOMEM;
+    self->scopes[self->nscopes++] = deadline == UCO_NEVER ? INT64_MAX : deadline;
+    scope_min(self);
+    return 0;
+}
+
+int uco_deadline_pop(void)
+{
+    struct uco_task *self = uco__self();
+    int64_t d;
+
+    if (!self)
+        return -EPERM;
+    if (self->nscopes == 0)
+        return -EINVAL;
+    d = self->scopes[--self->nscopes];
+    scope_min(self);
+    return d <= uco_now();
 }
 
 /* The handlers of the coroutine that is running (the innermost frame, or

@@ -89,6 +89,11 @@ struct uco_task {
     struct uco_list cnode;   /* on a cancellation's work list while that
                                 runs (cancel.c); otherwise unlinked */
     struct uco_defers defers;
+    int64_t *scopes;         /* deadlines pushed (uco_deadline_push), as
+                                times, UCO_NEVER as INT64_MAX: [0, nscopes)
+                                of UCO_SCOPES; NULL until the first push */
+    int64_t scope_min;       /* the earliest of them; INT64_MAX when none */
+    unsigned nscopes;
     struct uco_frame *frame; /* innermost frame running on top of it */
     const char *waits_on;    /* WAITING: what for ("sleep", "join", ...) */
     void (*unwait)(struct uco_task *t); /* while registered: undoes the
@@ -207,6 +212,16 @@ static inline bool uco__cancel_pending(const struct uco_task *t)
     return UCO_UNLIKELY(t->cancelled && !t->shielded);
 }
 
+#define UCO_SCOPES 32
+
+/* True when a deadline pushed by t has passed and no shield holds it off:
+ * every suspension point of t returns -ETIMEDOUT. */
+static inline bool uco__scope_expired(const struct uco_task *t)
+{
+    return UCO_UNLIKELY(t->nscopes != 0) && !t->shielded &&
+           t->scope_min <= uco_now();
+}
+
 /* ---- the entry rule ------------------------------------------------
  * Every public call checks, in this order: the caller (-EPERM where it
  * must be a task), its arguments (-EINVAL), the cancel flag where it may
@@ -245,7 +260,8 @@ uco__enter_task(struct uco_task **self, bool args_ok)
 
 /* A call that may suspend until deadline: as uco__enter_task, and
  * -EINVAL for a deadline that is neither UCO_NEVER nor a time,
- * -ECANCELED when the flag is up.  No switch. */
+ * -ECANCELED when the flag is up, -ETIMEDOUT when a pushed deadline has
+ * passed.  No switch. */
 static inline __attribute__((always_inline)) int
 uco__enter_wait(struct uco_task **self, bool args_ok, int64_t deadline)
 {
@@ -257,6 +273,8 @@ uco__enter_wait(struct uco_task **self, bool args_ok, int64_t deadline)
         return -EINVAL;
     if (uco__cancel_pending(t))
         return -ECANCELED;
+    if (uco__scope_expired(t))
+        return -ETIMEDOUT;
     uco__stack_ensure(t->stack_lo, UCO_LIB_STACK_ENTRY);
     *self = t;
     return 0;
@@ -302,7 +320,9 @@ size_t uco__put_task(char *buf, size_t at, size_t cap, const struct uco_task *t)
  * waits for time alone; what names it for introspection ("sleep",
  * "join", ...).  A deadline already past queues self at once, as a
  * timeout, behind the tasks ready now, its registration standing until
- * it runs.  Returns the reason it was woken with: 0 (or what the waker
+ * it runs.  The deadlines the task pushed (uco_deadline_push) count too:
+ * the earliest is waited until, and one already past returns -ETIMEDOUT
+ * at once.  Returns the reason it was woken with: 0 (or what the waker
  * gave), -ETIMEDOUT, -ECANCELED (flag set and not shielded, checked
  * before suspending and after resuming); registered nowhere afterwards.
  * Switches. */

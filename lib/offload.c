@@ -268,7 +268,7 @@ static int give_up(struct uco_task *self, struct job *j, int rc)
     while (wait_job(self, j, UCO_NEVER) != 0)
         ;
     self->shielded = was;
-    return rc == -ECANCELED ? 0 : rc;
+    return 0;
 }
 
 /* uco_offload's work for a job j made by the caller. */
@@ -296,7 +296,7 @@ static int offload(struct uco_task *self, struct job *j, void **result,
     s->remote++;
     rc = wait_job(self, j, deadline);
     if (rc < 0) {
-        int cancelled = rc == -ECANCELED;
+        int why = rc;
         rc = give_up(self, j, rc);
         if (rc < 0)
             return rc; /* withdrawn or abandoned: j is gone or the worker's */
@@ -306,7 +306,7 @@ static int offload(struct uco_task *self, struct job *j, void **result,
                 *result = j->result;
             return 0;
         }
-        rc = cancelled ? -ECANCELED : 0; /* no drop: waited for its end */
+        rc = why; /* no drop: its end was waited for; reported afterwards */
     }
     if (result)
         *result = j->result;

@@ -93,6 +93,9 @@ int uco__spawn(struct uco_sched *s, struct uco_task **task, uco_fn *fn,
     t->arg = arg;
     t->result = NULL;
     t->heap_idx = UCO_NO_HEAP;
+    t->scopes = NULL;
+    t->nscopes = 0;
+    t->scope_min = INT64_MAX;
     t->joiner = NULL;
     t->group = NULL;
     t->frame = NULL;
@@ -144,6 +147,9 @@ uco_ctx *uco__task_end(struct uco_task *t, void *result)
         uco__defers_run(&t->defers);
     if (!uco__list_empty(&t->groups))
         uco__group_destroy_owned(t);
+    free(t->scopes); /* (its handlers may have pushed some) */
+    t->scopes = NULL;
+    t->nscopes = 0;
     t->state = UCO_TASK_DONE;
     uco__list_remove(&t->all);
     s->alive--;

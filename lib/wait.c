@@ -14,6 +14,14 @@ int uco__wait(struct uco_sched *s, struct uco_task *self, int64_t deadline,
         uco__unpark(s, self);
         return -ECANCELED;
     }
+    if (UCO_UNLIKELY(self->nscopes) && !self->shielded) {
+        if (self->scope_min <= uco_now()) {
+            uco__unpark(s, self);
+            return -ETIMEDOUT;
+        }
+        if (deadline == UCO_NEVER || self->scope_min < deadline)
+            deadline = self->scope_min == INT64_MAX ? UCO_NEVER : self->scope_min;
+    }
     self->wake = 0;
     self->waits_on = what;
     if (deadline == UCO_NEVER) {
@@ -98,7 +106,8 @@ int uco_sleep_until(int64_t deadline)
     if (deadline != UCO_NEVER && deadline <= uco_now())
         return uco_yield();
     rc = uco__wait(self->sched, self, deadline, "sleep");
-    return rc == -ETIMEDOUT ? 0 : rc;
+    /* its own deadline came: done; a pushed one came first: -ETIMEDOUT */
+    return rc == -ETIMEDOUT && deadline != UCO_NEVER && uco_now() >= deadline ? 0 : rc;
 }
 
 int uco_sleep(int64_t ns)
@@ -125,8 +134,12 @@ int uco_yield(void)
         return -EPERM;
     if (uco__cancel_pending(self))
         return -ECANCELED;
+    if (uco__scope_expired(self))
+        return -ETIMEDOUT;
     uco__stack_ensure(self->stack_lo, UCO_LIB_STACK);
     uco__ready(s, self);
     uco__sched_switch(s);
-    return uco__cancel_pending(self) ? -ECANCELED : 0;
+    if (uco__cancel_pending(self))
+        return -ECANCELED;
+    return uco__scope_expired(self) ? -ETIMEDOUT : 0;
 }

@@ -1580,6 +1580,122 @@ static void test_defer_many_handlers_exit(void **state)
     release_shared(e);
 }
 
+/* ---- deadline scopes */
+
+static struct {
+    int rc[32];
+    int64_t took[4];
+} dsc;
+
+static void *sc_sleeper(void *arg)
+{
+    (void)arg;
+    uco_sleep(UCO_MSEC(200));
+    return NULL;
+}
+
+static void *scopes_main(void *arg)
+{
+    int64_t t0 = uco_now();
+    uco_sem *sem;
+    uco_chan *ch;
+    uco_task *t;
+    int v, i, n = 0;
+
+    (void)arg;
+    /* one scope: a long sleep ends at it, and every suspension point
+     * after it returns -ETIMEDOUT at once until it is popped */
+    OK(uco_deadline_push(t0 + UCO_MSEC(30)));
+    dsc.rc[n++] = uco_sleep(UCO_SEC(2));              /* -ETIMEDOUT */
+    dsc.took[0] = uco_now() - t0;
+    dsc.rc[n++] = uco_yield();                          /* -ETIMEDOUT */
+    OK(uco_sem_create(&sem, 1));
+    dsc.rc[n++] = uco_sem_acquire(sem, UCO_NEVER);      /* -ETIMEDOUT */
+    OK(uco_chan_create(&ch, sizeof v, 1));
+    dsc.rc[n++] = uco_chan_send(ch, &v, UCO_NEVER);     /* -ETIMEDOUT */
+    dsc.rc[n++] = uco_deadline_pop();                   /* 1: it passed */
+    dsc.rc[n++] = uco_sem_acquire(sem, UCO_NEVER);      /* 0 */
+    /* nested, the inner later than the outer: the outer counts */
+    t0 = uco_now();
+    OK(uco_deadline_push(t0 + UCO_MSEC(30)));
+    OK(uco_deadline_push(t0 + UCO_SEC(5)));
+    dsc.rc[n++] = uco_chan_recv(ch, &v, UCO_NEVER);     /* -ETIMEDOUT */
+    dsc.took[1] = uco_now() - t0;
+    dsc.rc[n++] = uco_deadline_pop();                   /* 0: inner not */
+    OK(uco_spawn(&t, sc_sleeper, NULL, NULL));
+    dsc.rc[n++] = uco_join(t, NULL, UCO_NEVER);         /* -ETIMEDOUT */
+    {
+        int p[2];
+        uco_group *g;
+        if (pipe(p) != 0 || uco_group_create(&g, 0) != 0 ||
+            uco_group_spawn(g, NULL, sc_sleeper, NULL, NULL) != 0)
+            bad++;
+        dsc.rc[n++] = uco_fd_wait(p[0], UCO_READ, UCO_NEVER); /* -ETIMEDOUT */
+        dsc.rc[n++] = uco_group_wait(g, UCO_NEVER);          /* -ETIMEDOUT */
+        dsc.rc[n++] = uco_deadline_pop();                   /* 1 */
+        dsc.rc[n++] = uco_join(t, NULL, UCO_NEVER);         /* 0: no scope */
+        dsc.rc[n++] = uco_group_destroy(g);                 /* 0 */
+        close(p[0]);
+        close(p[1]);
+    }
+    /* a shield holds it off */
+    OK(uco_deadline_push(uco_now() - 1));
+    uco_shield(true);
+    dsc.rc[n++] = uco_sleep(UCO_MSEC(5));               /* 0 */
+    uco_shield(false);
+    dsc.rc[n++] = uco_sleep(UCO_MSEC(5));               /* -ETIMEDOUT */
+    dsc.rc[n++] = uco_deadline_pop();                   /* 1 */
+    /* its own deadline before the scope's: as without one */
+    OK(uco_deadline_push(uco_now() + UCO_SEC(5)));
+    dsc.rc[n++] = uco_sleep(UCO_MSEC(5));               /* 0 */
+    dsc.rc[n++] = uco_sem_acquire(sem, uco_now() + UCO_MSEC(5)); /* -ETIMEDOUT: its own */
+    dsc.rc[n++] = uco_deadline_pop();                   /* 0 */
+    /* depth, and errors */
+    for (i = 0; i < 32; i++)
+        if (uco_deadline_push(UCO_NEVER) != 0)
+            bad++;
+    dsc.rc[n++] = uco_deadline_push(UCO_NEVER);         /* -ENOMEM */
+    for (i = 0; i < 32; i++)
+        if (uco_deadline_pop() != 0)
+            bad++;
+    dsc.rc[n++] = uco_deadline_pop();                   /* -EINVAL */
+    dsc.rc[n++] = uco_deadline_push(-5);                /* -EINVAL */
+    /* cancellation wins */
+    OK(uco_deadline_push(uco_now() - 1));
+    uco_cancel(uco_self());
+    dsc.rc[n++] = uco_sleep(UCO_MSEC(5));               /* -ECANCELED */
+    uco_chan_destroy(ch);
+    uco_sem_destroy(sem);
+    return NULL; /* (a scope left pushed is freed with the task) */
+}
+
+static void test_deadline_scopes(void **state)
+{
+    static const int want[] = {
+        -ETIMEDOUT, -ETIMEDOUT, -ETIMEDOUT, -ETIMEDOUT, 1, 0,
+        -ETIMEDOUT, 0, -ETIMEDOUT, -ETIMEDOUT, -ETIMEDOUT, 1, 0, 0,
+        0, -ETIMEDOUT, 1,
+        0, -ETIMEDOUT, 0,
+        -ENOMEM, -EINVAL, -EINVAL,
+        -ECANCELED,
+    };
+    size_t i;
+
+    (void)state;
+    memset(&dsc, 0, sizeof dsc);
+    assert_int_equal(run_main(scopes_main, NULL), -ECANCELED);
+    assert_int_equal(bad, 0);
+    for (i = 0; i < sizeof want / sizeof want[0]; i++) {
+        if (dsc.rc[i] != want[i])
+            printf("step %zu: %d, not %d\n", i, dsc.rc[i], want[i]);
+        assert_int_equal(dsc.rc[i], want[i]);
+    }
+    assert_on_time(dsc.took[0], UCO_MSEC(30), UCO_MSEC(20));
+    assert_on_time(dsc.took[1], UCO_MSEC(30), UCO_MSEC(20));
+    assert_int_equal(uco_deadline_push(UCO_NEVER), -EPERM);
+    assert_int_equal(uco_deadline_pop(), -EPERM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1611,6 +1727,7 @@ int main(void)
         T(test_handles),
         T(test_deadlock),
         T(test_defer_many_handlers_exit),
+        T(test_deadline_scopes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
