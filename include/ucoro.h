@@ -124,6 +124,25 @@ UCO_API int uco_post(uco_sched *sched, uco_fn *fn, void *arg);
 UCO_API int uco_submit(uco_sched *sched, uco_fn *fn, void *arg,
                        void **result, int64_t deadline);
 
+/* ---- a scheduler inside another event loop */
+
+/* Make a scheduler on this thread with main(arg) as its first task, not
+ * yet run; one reference in *sched, dropped by uco_sched_destroy.
+ * -EBUSY (the thread has one), -EINVAL, -ENOMEM, -EAGAIN, -EMFILE. */
+UCO_API int uco_sched_create(uco_sched **sched, uco_fn *main, void *arg);
+/* An fd that becomes readable when the scheduler has new work (an fd a
+ * task waits on is ready, a post arrived): the host loop watches it. */
+UCO_API int uco_sched_fd(uco_sched *sched);
+/* One round, never blocking: the tasks ready at its start run until they
+ * next suspend, due sleepers are woken, fds are polled.  *deadline: when
+ * to step again even if the fd stays quiet (now or earlier: at once;
+ * UCO_NEVER).  1 while main runs, 0 once it has finished; -EPERM (another
+ * thread), -EBUSY (from one of its own tasks), -EINVAL. */
+UCO_API int uco_sched_step(uco_sched *sched, int64_t *deadline);
+/* End it as uco_run ends (what is left is cancelled and run until it has
+ * unwound; this may block): main's outcome and result. */
+UCO_API int uco_sched_destroy(uco_sched *sched, void **result);
+
 typedef void uco_drop_fn(void *arg, void *result);
 /* Run fn(arg) on a thread of the library's worker pool, suspending only
  * the calling task until it returns.  drop NULL: once started, the wait

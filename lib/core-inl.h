@@ -11,7 +11,7 @@
 
 /* The next ready task made current, or NULL (current unchanged; also
  * when messages wait in the inbox and a task is running: the scheduler's
- * context takes them first).  First
+ * context takes them first; and when a step's round is over).  First
  * the hooks: the watchdog looks at the task leaving, due sleepers are
  * woken (one clock read serves both), and every UCO_POLL_TICK switches
  * fds are polled without blocking.  No switch. */
@@ -36,6 +36,11 @@ uco__next_ready(struct uco_sched *s)
     if (UCO_UNLIKELY(__atomic_load_n(&s->inbox, __ATOMIC_RELAXED) != NULL) &&
         s->current)
         return NULL;
+    if (UCO_UNLIKELY(s->budget != SIZE_MAX)) { /* a step's round */
+        if (s->budget == 0)
+            return NULL;
+        s->budget--;
+    }
     n = uco__list_pop(&s->runq);
     if (!n)
         return NULL;

@@ -144,6 +144,8 @@ struct uco_sched {
                                        /* introspect.c, while the watchdog
                                           is on: t ran until now */
     unsigned ticks;          /* switches, for poll */
+    size_t budget;           /* tasks this round may still start (a step of
+                                uco_sched_step); SIZE_MAX: no limit */
     struct uco_io *io;       /* fd waiting state (io.c), from start to end */
     size_t io_waiters;       /* tasks in uco_fd_wait */
     int64_t watchdog;        /* report runs longer than this; 0: off */

@@ -139,6 +139,15 @@ static void recover(struct uco_sched *s, int err)
     }
 }
 
+/* The wake fd armed with the poller, unless it is. */
+static void arm_wake(struct uco_sched *s)
+{
+    struct uco_io *io = s->io;
+
+    if (s->wake_r >= 0 && !s->wake_armed)
+        s->wake_armed = io->ops->arm(io->p, s->wake_r, UCO_READ) == 0;
+}
+
 /* The wake fd (post.c) fired: empty it; it is armed again before the
  * next wait.  No switch. */
 static void woken(struct uco_sched *s)
@@ -156,8 +165,7 @@ void uco__io_poll(struct uco_sched *s, int64_t deadline)
     struct uco_ioev ev[64];
     int i, n;
 
-    if (s->wake_r >= 0 && !s->wake_armed)
-        s->wake_armed = io->ops->arm(io->p, s->wake_r, UCO_READ) == 0;
+    arm_wake(s);
     n = io->ops->wait(io->p, deadline, ev, 64);
     if (n < 0 && n != -EINTR)
         recover(s, n);
@@ -179,6 +187,27 @@ void uco__io_poll(struct uco_sched *s, int64_t deadline)
                 fire(s, sl, 0, rc);
         }
     }
+}
+
+int uco__io_host_fd(struct uco_sched *s)
+{
+    struct uco_io *io = s->io;
+    int fd = io->ops->fd(io->p);
+
+    arm_wake(s);
+    return fd >= 0 ? fd : s->wake_r;
+}
+
+int64_t uco__io_host_deadline(struct uco_sched *s, int64_t when)
+{
+    struct uco_io *io = s->io;
+    int64_t soon;
+
+    arm_wake(s);
+    if (io->ops->fd(io->p) >= 0 || !s->io_waiters)
+        return when;
+    soon = uco_now() + 10000000;
+    return when == UCO_NEVER || when > soon ? soon : when;
 }
 
 /* s->poll while fds are waited on. */

@@ -16,4 +16,12 @@ void uco__io_stop(struct uco_sched *s);
  * past: not at all), and wake their waiters.  No switch. */
 void uco__io_poll(struct uco_sched *s, int64_t deadline);
 
+/* For a scheduler driven by another loop: the fd that loop watches (the
+ * epoll instance, with the wake fd armed in it; with the poll backend,
+ * the wake fd alone), and the deadline it must step by at the latest
+ * given when: with the poll backend, while tasks wait on fds, 10 ms (the
+ * host cannot see their fds).  No switch. */
+int uco__io_host_fd(struct uco_sched *s);
+int64_t uco__io_host_deadline(struct uco_sched *s, int64_t when);
+
 #endif /* UCO_IO_H */

@@ -1,7 +1,10 @@
 /*
- * run.c - the top: uco_run, and the scheduler's own loop, which runs
- * only when no task is ready and then blocks in the kernel until the
- * earliest deadline or fd event.
+ * run.c - the top: a scheduler's life.  uco_run takes the thread over:
+ * create, then rounds (run the ready tasks) and blocks in the kernel
+ * until the earliest deadline, fd event or message, then destroy.  A
+ * program with a loop of its own drives the same rounds one step at a
+ * time (uco_sched_create, uco_sched_step, uco_sched_destroy), watching
+ * uco_sched_fd and the deadline each step reports.
  */
 #include "frame.h"
 #include "io.h"
@@ -68,19 +71,41 @@ static void block(struct uco_sched *s)
     }
 }
 
-/* The scheduler's context: runs tasks until none is alive and nothing is
- * owed from another thread (messages in the inbox, answers to offloads
- * and submits, posts to retry). */
+/* One round, from the scheduler's context: the messages of other
+ * threads, then ready tasks, at most budget of them (SIZE_MAX: until none
+ * is ready).  Switches. */
+static void round_of(struct uco_sched *s, size_t budget)
+{
+    s->budget = budget;
+    uco__sched_run(s);
+    s->budget = SIZE_MAX;
+    if (!uco__list_empty(&s->retry))
+        uco__post_retry(s);
+}
+
+/* Something is to run now: a task is ready, or a message waits. */
+static bool busy(struct uco_sched *s)
+{
+    return !uco__list_empty(&s->runq) ||
+           __atomic_load_n(&s->inbox, __ATOMIC_ACQUIRE) != NULL;
+}
+
+/* No task is alive and nothing is owed from another thread (messages in
+ * the inbox, answers to offloads and submits, posts to retry). */
+static bool over(struct uco_sched *s)
+{
+    return s->alive == 0 && s->remote == 0 && uco__list_empty(&s->retry) &&
+           !busy(s);
+}
+
+/* The scheduler's context: runs tasks until it is over. */
 static void loop(struct uco_sched *s)
 {
     for (;;) {
-        uco__sched_run(s);
-        if (!uco__list_empty(&s->retry))
-            uco__post_retry(s);
-        if (!uco__list_empty(&s->runq) ||
-            __atomic_load_n(&s->inbox, __ATOMIC_ACQUIRE))
+        round_of(s, SIZE_MAX);
+        if (busy(s))
             continue;
-        if (s->alive == 0 && s->remote == 0 && uco__list_empty(&s->retry))
+        if (over(s))
             return;
         block(s);
     }
@@ -132,7 +157,8 @@ static void stop(struct uco_sched *s)
     uco__post_end(s);
 }
 
-int uco_run(uco_fn *fn, void *arg, void **result)
+/* A scheduler on this thread with fn(arg) as its main task, not run. */
+static int create(struct uco_sched **out, uco_fn *fn, void *arg)
 {
     struct uco_sched *s;
     struct uco_task *m;
@@ -148,13 +174,128 @@ int uco_run(uco_fn *fn, void *arg, void **result)
     if (rc < 0)
         return rc;
     rc = uco__spawn(s, &m, fn, arg, NULL);
-    if (rc == 0) {
-        s->main = m;
-        loop(s);
-        rc = s->deadlock ? -EDEADLK : s->main_outcome;
-        if (result)
-            *result = s->main_result;
+    if (rc < 0) {
+        stop(s);
+        return rc;
     }
+    s->main = m;
+    *out = s;
+    return 0;
+}
+
+/* Run s to its end (cancelling what is left if main has not finished),
+ * then end it: main's outcome and result.  Blocks.  Switches. */
+static int finish(struct uco_sched *s, void **result)
+{
+    int rc;
+
+    if (!s->main_done)
+        uco__cancel_all(s);
+    loop(s);
+    rc = s->deadlock ? -EDEADLK : s->main_outcome;
+    if (result)
+        *result = s->main_result;
     stop(s);
+    return rc;
+}
+
+int uco_run(uco_fn *fn, void *arg, void **result)
+{
+    struct uco_sched *s;
+    int rc = create(&s, fn, arg);
+
+    if (rc < 0)
+        return rc;
+    loop(s);
+    return finish(s, result);
+}
+
+int uco_sched_create(uco_sched **out, uco_fn *fn, void *arg)
+{
+    struct uco_sched *s;
+    int rc;
+
+    if (!out)
+        return -EINVAL;
+    rc = create(&s, fn, arg);
+    if (rc < 0)
+        return rc;
+    rc = uco__post_ready(s); /* the host watches it, and posts wake it */
+    if (rc < 0) {
+        finish(s, NULL);
+        return rc;
+    }
+    __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED); /* the host's */
+    *out = s;
+    return 0;
+}
+
+/* The calling thread drives s, from outside its tasks: 0, -EINVAL,
+ * -EPERM (another thread's, or ended), -EBUSY (from one of its tasks). */
+static int driving(const struct uco_sched *s)
+{
+    if (!s)
+        return -EINVAL;
+    if (uco__cur != s)
+        return -EPERM;
+    return s->current ? -EBUSY : 0;
+}
+
+int uco_sched_fd(uco_sched *s)
+{
+    int rc = driving(s);
+
+    if (rc < 0)
+        return rc;
+    return uco__io_host_fd(s);
+}
+
+/* The tasks on the run queue. */
+static size_t ready_count(const struct uco_sched *s)
+{
+    const struct uco_list *n;
+    size_t k = 0;
+
+    for (n = s->runq.next; n != &s->runq; n = n->next)
+        k++;
+    return k;
+}
+
+int uco_sched_step(uco_sched *s, int64_t *deadline)
+{
+    struct uco_task *t;
+    int64_t when = UCO_NEVER;
+    int rc = driving(s);
+
+    if (rc < 0)
+        return rc;
+    if (!deadline)
+        return -EINVAL;
+    uco__post_woke(s);
+    uco__io_poll(s, 0);                 /* fds and the wake fd, not waiting */
+    if (s->sleepq.n)
+        uco__wait_expire(s, uco_now());
+    if (__atomic_load_n(&s->inbox, __ATOMIC_ACQUIRE))
+        s->take(s);                     /* posts: their tasks are ready now */
+    round_of(s, ready_count(s));
+    t = uco__sleepq_top(&s->sleepq);
+    if (t)
+        when = t->deadline;
+    when = uco__io_host_deadline(s, when);
+    if (busy(s) || !uco__post_sleep(s))
+        when = uco_now();
+    *deadline = when;
+    return !s->main_done;
+}
+
+int uco_sched_destroy(uco_sched *s, void **result)
+{
+    int rc = driving(s);
+
+    if (rc < 0)
+        return rc;
+    uco__post_woke(s);
+    rc = finish(s, result);
+    uco_sched_put(s); /* the host's */
     return rc;
 }

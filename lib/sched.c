@@ -33,6 +33,7 @@ void uco__sched_init(struct uco_sched *s)
     uco__list_init(&s->retry);
     uco__sleepq_init(&s->sleepq);
     s->wake_r = s->wake_w = -1;
+    s->budget = SIZE_MAX;
     s->next_id = 1;
 }
 
