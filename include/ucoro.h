@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>     /* sigset_t, for uco_signal_wait */
 #include <stdio.h>      /* FILE, for uco_dump */
 #include <sys/socket.h> /* struct sockaddr, socklen_t */
 #include <sys/types.h>  /* ssize_t */
@@ -142,6 +143,16 @@ UCO_API int uco_sched_step(uco_sched *sched, int64_t *deadline);
 /* End it as uco_run ends (what is left is cancelled and run until it has
  * unwound; this may block): main's outcome and result. */
 UCO_API int uco_sched_destroy(uco_sched *sched, void **result);
+
+/* ---- signals as waits */
+
+/* Wait until one of the signals in set arrives, suspending only the
+ * calling task; its number in *sig.  From the first wait on a signal the
+ * library handles it for the whole process, for good: a delivery while
+ * no task waits is kept for the next wait; each delivery wakes one waiter
+ * (first come, any thread).  0, -ETIMEDOUT, -ECANCELED, -EINVAL (NULL, an
+ * empty set, SIGSEGV, SIGBUS, SIGKILL, SIGSTOP), -EPERM (not a task). */
+UCO_API int uco_signal_wait(const sigset_t *set, int *sig, int64_t deadline);
 
 typedef void uco_drop_fn(void *arg, void *result);
 /* Run fn(arg) on a thread of the library's worker pool, suspending only
