@@ -98,6 +98,92 @@ while [ $r -le "$IDLE_ROUNDS" ]; do
     r=$((r + 1))
 done
 
+# ------------------------------------------------------------ threads
+# bench/threads (bench/threads-fast with the fast switch): posts between
+# schedulers, posts from plain threads, the worker pool, beside libuv.
+THR=0
+[ -x "$B/threads" ] && THR=1
+THR_ROUNDS=${BENCH_THREAD_ROUNDS:-5}
+RTT_N=4000
+THR_SYS=ctx
+[ $THR = 1 ] && [ $FAST = 1 ] && [ -x "$B/threads-fast" ] && THR_SYS="ctx fast"
+tprog() { if [ "$1" = fast ]; then echo "$B/threads-fast"; else echo "$B/threads"; fi; }
+tname() { if [ "$1" = fast ]; then echo "ucoro, fast switch"; else echo "ucoro, $("$B/ucoro-ctx" backend)"; fi; }
+SC_HOW=""
+if [ $THR = 1 ]; then
+    progress "bench: threads: post round trips, posts, offloads ($THR_ROUNDS rounds)"
+    r=1
+    while [ $r -le "$THR_ROUNDS" ]; do
+        for pl in cross free; do
+            for s in $THR_SYS; do run $s "$(tprog $s)" post-rtt $RTT_N $pl; done
+            have uv && run uv "$B/threads" uv-rtt $RTT_N $pl
+            run efd "$B/threads" floor-rtt $RTT_N $pl
+        done
+        for s in $THR_SYS; do
+            run $s "$(tprog $s)" posts 1 200000 256
+            run $s "$(tprog $s)" posts 2 50000 256
+            run $s "$(tprog $s)" offload 5000
+            run $s "$(tprog $s)" offload-par 1 3000
+            run $s "$(tprog $s)" offload-par 8 3000
+        done
+        if have uv; then
+            run uv "$B/threads" uv-offload 5000
+            run uv "$B/threads" uv-offload-par 1 3000
+            run uv "$B/threads" uv-offload-par 8 3000
+        fi
+        r=$((r + 1))
+    done
+    # once: every post at once, no window
+    for s in $THR_SYS; do
+        run $s "$(tprog $s)" posts 1 100000 0
+        run $s "$(tprog $s)" posts 2 50000 0
+    done
+
+    # System calls per post to a busy scheduler: the posts case with N
+    # posts and with 1 under perf stat (every system call, and by kind), or
+    # under strace (read and write only); the difference over N - 1 (the
+    # start, the warm-up and the end are the same in both).
+    SC_N=200000
+    SC_EV="raw_syscalls:sys_enter"
+    for c in read write madvise mmap munmap rt_sigprocmask futex sched_yield; do
+        SC_EV="$SC_EV,syscalls:sys_enter_$c"
+    done
+    if command -v perf >/dev/null 2>&1 &&
+        perf stat -x, -o "$RES.sc" -e "$SC_EV" true >/dev/null 2>&1 &&
+        awk -F, '$3 == "raw_syscalls:sys_enter" && $1 ~ /^[0-9]+$/ { ok = 1 } END { exit !ok }' "$RES.sc"; then
+        SC_HOW=perf
+    elif command -v strace >/dev/null 2>&1 &&
+        strace -f -c -e trace=read,write -o "$RES.sc" true >/dev/null 2>&1; then
+        SC_HOW=strace
+    fi
+    # sc_one COUNT PROGRAM: "kind calls" lines for COUNT posts
+    sc_one() {
+        n=$1
+        shift
+        case $SC_HOW in
+        perf)
+            perf stat -x, -o "$RES.sc" -e "$SC_EV" -- "$@" posts 1 "$n" 256 >/dev/null 2>&1
+            awk -F, '$3 ~ /sys_enter/ { k = $3; sub(/.*sys_enter_?/, "", k); if (k == "") k = "all"; print k, $1 + 0 }' "$RES.sc"
+            ;;
+        strace)
+            strace -f -c -e trace=read,write -o "$RES.sc" "$@" posts 1 "$n" 256 >/dev/null 2>&1
+            awk '$NF == "read" || $NF == "write" { print $NF, $(NF - 1) + 0 }' "$RES.sc"
+            ;;
+        esac
+    }
+    if [ -n "$SC_HOW" ]; then
+        progress "bench: threads: system calls per post ($SC_HOW)"
+        for s in $THR_SYS; do
+            sc_one 1 "$(tprog $s)" >"$RES.sc1"
+            sc_one $SC_N "$(tprog $s)" >"$RES.sc2"
+            awk -v t="$s" -v n=$((SC_N - 1)) '
+                FNR == NR { a[$1] = $2; next }
+                { print t ".sc." $1, ($2 - a[$1]) / n, 1 }' "$RES.sc1" "$RES.sc2" >>"$RES"
+        done
+        rm -f "$RES.sc" "$RES.sc1" "$RES.sc2"
+    fi
+fi
+
 # ------------------------------------------------------------ reporting
 # stat KEY: "median min max count" of the values of KEY, or nothing.
 stat() {
@@ -284,6 +370,81 @@ for s in ctx fast st; do
     line "$(name $s): p99" $s.cancel.p99_ns "%.0f"
 done
 
+if [ $THR = 1 ]; then
+    printf '\n%-42s %-30s %8s %8s\n' "Threads: post round trip A -> B -> A, us" "median [min-max]" "ctx/it" "fast/it"
+    printf ' %s\n' "(a task on A posts to B a function that posts back to A one that sets"
+    printf ' %s\n' " the event the task waits on; libuv: uv_async_send to B, whose callback"
+    printf ' %s\n' " sends to A; floor: two threads, each blocked in read(2) of an eventfd"
+    printf ' %s\n' " the other writes: what waking a sleeping thread costs here)"
+    for pl in cross free; do
+        case $pl in
+        cross) printf ' %s\n' "the two threads pinned to CPUs 0 and 1" ;;
+        free) printf ' %s\n' "the two threads where the kernel puts them (it tends to keep them on one CPU)" ;;
+        esac
+        for s in $THR_SYS uv efd; do
+            case $s in
+            uv) have uv || { missing uv; continue; }; lbl="libuv: uv_async_send both ways" ;;
+            efd) lbl="floor: eventfd read/write" ;;
+            *) lbl=$(tname $s) ;;
+            esac
+            line "$lbl: p50" "$s.rtt.$pl.p50_us" "%.1f"
+            line "$lbl: p99" "$s.rtt.$pl.p99_us" "%.1f"
+        done
+    done
+
+    printf '\n%-42s %-30s %8s %8s\n' "Posts per second to a busy scheduler" "median [min-max]" "" ""
+    printf ' %s\n' "(plain threads post a function that counts; a task yields in a loop, so"
+    printf ' %s\n' " the scheduler never sleeps; posted and run, at most 256 waiting)"
+    for s in $THR_SYS; do
+        line "$(tname $s): 1 producer" "$s.posts.1.run_per_s" "%.0f"
+        line "$(tname $s): 2 producers" "$s.posts.2.run_per_s" "%.0f"
+    done
+    printf ' %s\n' "a flood, one run: 100,000 posts from 1 producer, 2 x 50,000 from 2, no limit"
+    for s in $THR_SYS; do
+        for pr in 1 2; do
+            printf '  %-40s %s posted/s (the producers), %s run/s\n' "$(tname $s): $pr producer(s)" \
+                "$(mf $s.flood.$pr.posted_per_s)" "$(mf $s.flood.$pr.run_per_s)"
+        done
+    done
+
+    printf '\n%-42s %-30s %8s %8s\n' "Offload of an empty job: round trip, us" "median [min-max]" "ctx/it" "fast/it"
+    for s in $THR_SYS uv; do
+        case $s in
+        uv) have uv || { missing uv; continue; }; lbl="libuv: uv_queue_work" ;;
+        *) lbl="$(tname $s): offload" ;;
+        esac
+        line "$lbl: p50" "$s.offload.p50_us" "%.1f"
+        line "$lbl: p99" "$s.offload.p99_us" "%.1f"
+        line "$lbl: mean" "$s.offload.mean_us" "%.1f"
+    done
+    printf ' %s\n' "K tasks offloading at once (libuv: K chains of uv_queue_work, 4 threads):"
+    printf ' %s\n' "each one's time per call (wall time over calls per task), us"
+    for s in $THR_SYS uv; do
+        case $s in uv) have uv || continue; lbl="libuv" ;; *) lbl=$(tname $s) ;; esac
+        line "$lbl: 1 at a time" "$s.offpar.1.per_call_us" "%.1f"
+        line "$lbl: 8 at once" "$s.offpar.8.per_call_us" "%.1f"
+    done
+
+    if [ -n "$SC_HOW" ]; then
+        printf '\n%s\n' "System calls per post to a busy scheduler ($SC_HOW; 1 producer, at most 256 waiting:"
+        printf '%s\n' "the calls with $SC_N posts less those with 1, over $((SC_N - 1)))"
+        printf '  %-40s' ""
+        for s in $THR_SYS; do printf ' %-14s' "$s"; done
+        printf '\n'
+        for k in all read write madvise mmap munmap rt_sigprocmask futex sched_yield; do
+            [ -n "$(med ctx.sc.$k)" ] || continue
+            case $k in
+            all) lbl="every system call" ;;
+            sched_yield) lbl="sched_yield (the producer's own wait)" ;;
+            *) lbl=$k ;;
+            esac
+            printf '  %-40s' "$lbl"
+            for s in $THR_SYS; do printf ' %-14s' "$(med $s.sc.$k | awk '{ printf "%.4f", $1 }')"; done
+            printf '\n'
+        done
+    fi
+fi
+
 if [ -s "$NOTES" ]; then
     printf '\nNotes from the programs (last round):\n'
     sort -u "$NOTES" | grep -v 'tasks idle: VmRSS' | sed 's/^/  /'
@@ -390,6 +551,40 @@ for s in ctx fast; do
         echo "n/a   sleepers: CPU time vs libuv: apt-get install libuv1-dev"
     fi
 done
+
+if [ $THR = 1 ]; then
+    for s in $THR_SYS; do
+        lbl=$be
+        [ $s = fast ] && lbl=fast
+        for pl in cross free; do
+            case $pl in cross) w="pinned to 2 CPUs" ;; free) w="placed by the kernel" ;; esac
+            if have uv; then
+                x=$(ratio $s.rtt.$pl.p50_us uv.rtt.$pl.p50_us)
+                verdict "$(le "$x" 0.5)" "post round trip ($lbl, $w): p50 <= 0.5x libuv's uv_async_send round trip: $(mf $s.rtt.$pl.p50_us) vs $(mf uv.rtt.$pl.p50_us) us: ${x}x (the eventfd floor: $(mf efd.rtt.$pl.p50_us) us)"
+            fi
+            verdict "$(le "$(med $s.rtt.$pl.p99_us)" 50)" "post round trip ($lbl, $w): p99 <= 50 us: $(mf $s.rtt.$pl.p99_us) us (the eventfd floor: $(mf efd.rtt.$pl.p99_us) us)"
+        done
+        verdict "$(awk -v a="$(med $s.posts.1.run_per_s)" 'BEGIN { print (a != "" && a >= 2000000) ? 1 : 0 }')" \
+            "posts to a busy scheduler ($lbl): >= 2 million/s from one producer, posted and run: $(mf $s.posts.1.run_per_s)/s (posting alone, in a flood: $(mf $s.flood.1.posted_per_s)/s)"
+        if [ -n "$SC_HOW" ]; then
+            rw=$(awk -v a="$(med $s.sc.read)" -v b="$(med $s.sc.write)" 'BEGIN { printf "%.4f", a + b }')
+            verdict "$(le "$rw" 0.0001)" "posts to a busy scheduler ($lbl): no wake-up (read, write) per post: $rw calls per post ($SC_HOW)"
+            if [ $SC_HOW = perf ]; then
+                al=$(awk -v a="$(med $s.sc.all)" -v y="$(med $s.sc.sched_yield)" 'BEGIN { printf "%.4f", a - y }')
+                verdict "$(le "$al" 0.0001)" "posts to a busy scheduler ($lbl): no system call of any kind per post (the benchmark's sched_yield left out): $al per post (madvise $(med $s.sc.madvise | awk '{ printf "%.3f", $1 }'), mmap $(med $s.sc.mmap | awk '{ printf "%.3f", $1 }'), rt_sigprocmask $(med $s.sc.rt_sigprocmask | awk '{ printf "%.3f", $1 }'), futex $(med $s.sc.futex | awk '{ printf "%.3f", $1 }'))"
+            fi
+        else
+            rw=$(awk -v a="$(med $s.posts.1.producer_rw_per_post)" -v b="$(med $s.posts.1.sched_rw_per_post)" 'BEGIN { printf "%.4f", a + b }')
+            verdict "$(le "$rw" 0.0001)" "posts to a busy scheduler ($lbl): no wake-up (read, write) per post: $rw per post (/proc/thread-self/io: neither perf nor strace works here)"
+        fi
+        if have uv; then
+            x=$(ratio $s.offload.p50_us uv.offload.p50_us)
+            verdict "$(le "$x" 1)" "offload of an empty job ($lbl): round trip p50 <= libuv's uv_queue_work: $(mf $s.offload.p50_us) vs $(mf uv.offload.p50_us) us: ${x}x"
+        fi
+        x=$(ratio $s.offpar.8.per_call_us $s.offpar.1.per_call_us)
+        verdict "$(le "$x" 2)" "offload ($lbl): 8 tasks at once cost each <= 2x one task alone: $(mf $s.offpar.8.per_call_us) vs $(mf $s.offpar.1.per_call_us) us per call: ${x}x"
+    done
+fi
 
 for p in boost pcl st uv; do
     have $p || echo "missing peer: $(pkg $p): apt-get install -y $(pkg $p), then run configure again"
