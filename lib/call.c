@@ -40,5 +40,7 @@ size_t uco_stack_remaining(void)
         sp >= (uintptr_t)ss.ss_sp && sp < (uintptr_t)ss.ss_sp + ss.ss_size)
         return sp - (uintptr_t)ss.ss_sp;
     lo = uco__stack_thread_low();
+    if (!lo)
+        return SIZE_MAX; /* the system cannot tell (doc/porting.md) */
     return sp > lo ? sp - lo : 0;
 }

@@ -49,7 +49,7 @@ void uco__ctx_make(uco_ctx *c, const struct uco_stack *st,
 
     uco__ctx_template();
     memcpy(&c->uc, &tmpl, sizeof c->uc);
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__GLIBC__) && (defined(__x86_64__) || defined(__i386__))
     /* glibc keeps a pointer to the FP save area inside the structure. */
     c->uc.uc_mcontext.fpregs = &c->uc.__fpregs_mem;
 #endif

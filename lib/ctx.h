@@ -105,7 +105,7 @@ static inline void uco__ctx_prefetch(const uco_ctx *c)
 
     for (; p < end; p += 64)
         __builtin_prefetch(p);
-#if defined(__x86_64__)
+#if defined(__GLIBC__) && defined(__x86_64__)
     __builtin_prefetch(&c->uc.__fpregs_mem); /* x87 environment, MXCSR */
 #endif
 #endif

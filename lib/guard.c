@@ -40,7 +40,17 @@ static uco_fault_hook *fault_hook;         /* set with installed */
 static int reset_taken[2]; /* SA_RESETHAND of old_segv, old_bus: done */
 
 #ifndef SS_AUTODISARM /* Linux 4.7; only in the kernel's headers */
+#ifdef __linux__
 #define SS_AUTODISARM (1U << 31)
+#else
+#define SS_AUTODISARM 0 /* no such flag: the stack is never disarmed */
+#endif
+#endif
+#if !defined(MAP_ANONYMOUS) && defined(MAP_ANON)
+#define MAP_ANONYMOUS MAP_ANON
+#endif
+#ifndef MAP_STACK
+#define MAP_STACK 0
 #endif
 
 static UCO_TLS unsigned users;        /* enter/leave depth of this thread */

@@ -29,13 +29,18 @@ int uco_task_state(const uco_task *t)
 static size_t resident(const struct uco_stack *st, unsigned char *vec,
                        size_t cap)
 {
+#ifndef HAVE_MINCORE
+    (void)st, (void)vec, (void)cap;
+    return 0; /* the system cannot tell (doc/porting.md) */
+#else
     size_t page = uco__page_size(), n = st->size / page, i, count = 0;
     char *lo = st->map + st->guard;
 
     for (i = 0; i < n; i += cap) {
         size_t k, chunk = n - i < cap ? n - i : cap;
         uint64_t w;
-        if (mincore(lo + i * page, chunk * page, vec) != 0)
+        /* (void *: the vector is unsigned char on Linux, char on BSD) */
+        if (mincore(lo + i * page, chunk * page, (void *)vec) != 0)
             return 0;
         for (k = 0; k + 8 <= chunk; k += 8) { /* mostly zeros */
             memcpy(&w, vec + k, 8);
@@ -46,6 +51,7 @@ static size_t resident(const struct uco_stack *st, unsigned char *vec,
             count += vec[k] & 1;
     }
     return count * page;
+#endif
 }
 
 static const char *state_name(const struct uco_task *t)

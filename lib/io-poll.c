@@ -14,6 +14,24 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#ifdef HAVE_PPOLL
+#define poll_ts(f, n, tp) ppoll(f, n, tp, NULL)
+#else
+/* poll(2) where the system lacks ppoll: the timeout in milliseconds,
+ * rounded up, so that no wait ends before its deadline. */
+static int poll_ts(struct pollfd *f, nfds_t n, const struct timespec *tp)
+{
+    int64_t ms = -1;
+
+    if (tp) {
+        ms = (int64_t)tp->tv_sec * 1000 + (tp->tv_nsec + 999999) / 1000000;
+        if (ms > INT32_MAX)
+            ms = INT32_MAX;
+    }
+    return poll(f, n, (int)ms);
+}
+#endif
+
 struct uco_poller {
     unsigned char *want; /* [0, nwant): armed directions of each fd */
     size_t nwant;
@@ -149,7 +167,7 @@ static int sliced(struct uco_poller *p, int n, int lim, int64_t deadline,
 
     for (off = 0; off < n && k < max; off += lim) {
         int len = n - off < lim ? n - off : lim;
-        rc = ppoll(p->pfd + off, (nfds_t)len, &zero, NULL);
+        rc = poll_ts(p->pfd + off, (nfds_t)len, &zero);
         if (rc < 0)
             return -errno;
         if (rc > 0)
@@ -158,7 +176,7 @@ static int sliced(struct uco_poller *p, int n, int lim, int64_t deadline,
     if (k > 0)
         return k;
     tp = uco__poller_timeout(deadline == UCO_NEVER || deadline > cap ? cap : deadline, &ts);
-    rc = ppoll(p->pfd, (nfds_t)lim, tp, NULL);
+    rc = poll_ts(p->pfd, (nfds_t)lim, tp);
     if (rc < 0)
         return -errno;
     return rc > 0 ? collect(p, p->pfd, lim, out, 0, max) : 0;
@@ -173,7 +191,7 @@ static int pl_wait(struct uco_poller *p, int64_t deadline,
 
     if (n < 0)
         return n;
-    rc = ppoll(p->pfd, (nfds_t)n, tp, NULL);
+    rc = poll_ts(p->pfd, (nfds_t)n, tp);
     if (rc >= 0)
         return rc > 0 ? collect(p, p->pfd, n, out, 0, max) : 0;
     rc = -errno;

@@ -48,6 +48,11 @@ static const struct uco_poller_ops *default_ops(void)
     return &uco__poller_poll;
 }
 
+const char *uco__io_default_name(void)
+{
+    return default_ops()->name;
+}
+
 int uco__io_start(struct uco_sched *s)
 {
     struct uco_io *io = calloc(1, sizeof *io);
@@ -378,9 +383,33 @@ ssize_t uco_write(int fd, const void *buf, size_t n, int64_t deadline)
     RETRY(write(fd, buf, n), UCO_WRITE);
 }
 
+#ifdef HAVE_ACCEPT4
+#define accept_nb(fd, addr, len)                                             \
+    accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC)
+#else
+/* accept4's work where the system lacks it: accept, then the two flags by
+ * fcntl (a fork(2) in another thread between the two can inherit the fd;
+ * doc/porting.md).  The new fd, or -1 with errno set. */
+static int accept_nb(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    int c = accept(fd, addr, len), fl, err;
+
+    if (c < 0)
+        return -1;
+    fl = fcntl(c, F_GETFL);
+    if (fl >= 0 && fcntl(c, F_SETFL, fl | O_NONBLOCK) == 0 &&
+        fcntl(c, F_SETFD, FD_CLOEXEC) == 0)
+        return c;
+    err = errno;
+    close(c);
+    errno = err;
+    return -1;
+}
+#endif
+
 int uco_accept(int fd, struct sockaddr *addr, socklen_t *len, int64_t deadline)
 {
-    RETRY(accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC), UCO_READ);
+    RETRY(accept_nb(fd, addr, len), UCO_READ);
 }
 
 int uco_connect(int fd, const struct sockaddr *addr, socklen_t len,

@@ -24,4 +24,8 @@ void uco__io_poll(struct uco_sched *s, int64_t deadline);
 int uco__io_host_fd(struct uco_sched *s);
 int64_t uco__io_host_deadline(struct uco_sched *s, int64_t when);
 
+/* The name of the poller a scheduler starts with ("epoll", "poll"): the
+ * build's default, or UCO_IO's choice.  No switch. */
+const char *uco__io_default_name(void);
+
 #endif /* UCO_IO_H */

@@ -73,18 +73,13 @@ static unsigned cap_of(void)
 /* Under the lock: the pool's lists and cap, made once. */
 static void pool_init(void)
 {
-    pthread_condattr_t ca;
-
     if (pool.init)
         return;
     uco__list_init(&pool.jobs);
     uco__list_init(&pool.lane);
     pool.cap = cap_of();
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_destroy(&pool.cv);
-    pthread_cond_init(&pool.cv, &ca);
-    pthread_condattr_destroy(&ca);
+    uco__cond_init(&pool.cv);
     pool.init = true;
 }
 
@@ -130,10 +125,8 @@ static void *worker(void *unused)
     pthread_mutex_lock(&pool.mu);
     for (;;) {
         while (!(j = next_job())) {
-            int64_t until = uco_now() + IDLE_NS;
             int rc;
-            ts.tv_sec = (time_t)(until / 1000000000);
-            ts.tv_nsec = (long)(until % 1000000000);
+            uco__cond_deadline(uco_now() + IDLE_NS, &ts);
             pool.idle++;
             rc = pool.quit ? ETIMEDOUT
                            : pthread_cond_timedwait(&pool.cv, &pool.mu, &ts);

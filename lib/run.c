@@ -18,10 +18,20 @@
 /* Sleep in the kernel until the deadline (never returns early). */
 static void block_until(int64_t deadline)
 {
+#ifdef HAVE_CLOCK_NANOSLEEP
     struct timespec ts = { (time_t)(deadline / 1000000000),
                            (long)(deadline % 1000000000) };
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
         ;
+#else
+    int64_t left; /* relative sleeps, until the clock says it is time */
+
+    while ((left = deadline - uco_now()) > 0) {
+        struct timespec ts = { (time_t)(left / 1000000000),
+                               (long)(left % 1000000000) };
+        nanosleep(&ts, NULL);
+    }
+#endif
 }
 
 /* Nothing is ready and nothing sleeps, yet tasks are alive: they wait on

@@ -16,6 +16,9 @@
 #include "stack.h"
 
 #include <pthread.h>
+#ifdef HAVE_PTHREAD_NP_H
+#include <pthread_np.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +36,12 @@
 #define STACK_DEREGISTER(st) ((void)(st))
 #endif
 
-#ifndef MADV_GUARD_INSTALL
+/* What the system's headers may lack (doc/porting.md).  MADV_GUARD_INSTALL
+ * is Linux's (6.13; older headers lack it, older kernels say EINVAL and
+ * the guard is made with mprotect); elsewhere there is no such advice.
+ * MAP_NORESERVE and MAP_STACK are hints: without them, a mapping as
+ * any other. */
+#if !defined(MADV_GUARD_INSTALL) && defined(__linux__)
 #define MADV_GUARD_INSTALL 102
 #endif
 #ifndef MAP_STACK
@@ -41,6 +49,9 @@
 #endif
 #ifndef MAP_NORESERVE
 #define MAP_NORESERVE 0
+#endif
+#if !defined(MAP_ANONYMOUS) && defined(MAP_ANON)
+#define MAP_ANONYMOUS MAP_ANON
 #endif
 
 /*
@@ -189,6 +200,7 @@ static int guard_install(char *map, size_t guard)
 {
     int m = guard_mode_get();
 
+#ifdef MADV_GUARD_INSTALL
     if (m != GUARD_MPROTECT) {
         if (madvise(map, guard, MADV_GUARD_INSTALL) == 0) {
             if (m == GUARD_MADVISE)
@@ -202,6 +214,11 @@ static int guard_install(char *map, size_t guard)
         }
         __atomic_store_n(&guard_mode, GUARD_MPROTECT, __ATOMIC_RELAXED);
     }
+#else
+    (void)guard_works;
+    if (m != GUARD_MPROTECT)
+        __atomic_store_n(&guard_mode, GUARD_MPROTECT, __ATOMIC_RELAXED);
+#endif
     return mprotect(map, guard, PROT_NONE) == 0 ? 0 : -errno;
 }
 
@@ -310,18 +327,50 @@ void uco__stack_pool_drain(void)
     }
 }
 
-uintptr_t uco__stack_thread_low(void)
+/* pthread_getattr_np (glibc, musl), pthread_attr_get_np (FreeBSD),
+ * pthread_get_stackaddr_np (macOS): whichever configure found. */
+int uco__stack_thread_bounds(uintptr_t *lo, size_t *size)
 {
+#if defined(HAVE_PTHREAD_GETATTR_NP) || defined(HAVE_PTHREAD_ATTR_GET_NP)
     pthread_attr_t a;
     void *addr;
+    int rc;
+
+#ifdef HAVE_PTHREAD_GETATTR_NP
+    if (pthread_getattr_np(pthread_self(), &a) != 0)
+        return -ENOSYS;
+#else
+    if (pthread_attr_init(&a) != 0)
+        return -ENOSYS;
+    if (pthread_attr_get_np(pthread_self(), &a) != 0) {
+        pthread_attr_destroy(&a);
+        return -ENOSYS;
+    }
+#endif
+    rc = pthread_attr_getstack(&a, &addr, size) == 0 ? 0 : -ENOSYS;
+    pthread_attr_destroy(&a);
+    if (rc == 0)
+        *lo = (uintptr_t)addr;
+    return rc;
+#elif defined(HAVE_PTHREAD_GET_STACKADDR_NP)
+    /* the high end, and the size */
+    uintptr_t hi = (uintptr_t)pthread_get_stackaddr_np(pthread_self());
+
+    *size = pthread_get_stacksize_np(pthread_self());
+    *lo = hi - *size;
+    return 0;
+#else
+    (void)lo;
+    (void)size;
+    return -ENOSYS;
+#endif
+}
+
+uintptr_t uco__stack_thread_low(void)
+{
     size_t size;
 
-    if (thread_lo)
-        return thread_lo;
-    if (pthread_getattr_np(pthread_self(), &a) != 0)
-        return 0;
-    if (pthread_attr_getstack(&a, &addr, &size) == 0)
-        thread_lo = (uintptr_t)addr;
-    pthread_attr_destroy(&a);
+    if (!thread_lo && uco__stack_thread_bounds(&thread_lo, &size) != 0)
+        thread_lo = 0;
     return thread_lo;
 }

@@ -51,6 +51,10 @@ bool uco__stack_guard_is_mprotect(void);
 /* The low end of the calling thread's own stack (cached), or 0 when the
  * system cannot tell.  No switch. */
 uintptr_t uco__stack_thread_low(void);
+/* The calling thread's own stack as the thread library reports it (its
+ * low end and size; not cached): 0, or -ENOSYS where the system has no
+ * call for it (doc/porting.md).  No switch. */
+int uco__stack_thread_bounds(uintptr_t *lo, size_t *size);
 
 /*
  * The reserve.  The library's own code below a call (the switch, the

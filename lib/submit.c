@@ -163,8 +163,7 @@ static int wait_thread(struct submit *sb, int64_t deadline)
     struct timespec ts;
     int rc = 0;
 
-    ts.tv_sec = (time_t)(deadline / 1000000000);
-    ts.tv_nsec = (long)(deadline % 1000000000);
+    uco__cond_deadline(deadline, &ts); /* (unused for UCO_NEVER) */
     pthread_mutex_lock(&sb->mu);
     while (!sb->ended && rc != ETIMEDOUT)
         rc = deadline == UCO_NEVER ? pthread_cond_wait(&sb->cv, &sb->mu)
@@ -188,7 +187,6 @@ int uco_submit(uco_sched *target, uco_fn *fn, void *arg, void **result,
     struct uco_sched *s = uco__cur;
     struct uco_task *self = uco__self();
     struct submit sb = { 0 };
-    pthread_condattr_t ca;
     int rc;
 
     if (!target || !fn || (deadline < 0 && deadline != UCO_NEVER))
@@ -212,10 +210,7 @@ int uco_submit(uco_sched *target, uco_fn *fn, void *arg, void **result,
             return rc;
     } else {
         pthread_mutex_init(&sb.mu, NULL);
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&sb.cv, &ca);
-        pthread_condattr_destroy(&ca);
+        uco__cond_init(&sb.cv);
     }
     rc = uco__post_push(target, &sb.start, false);
     if (rc == 0) {

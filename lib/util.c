@@ -18,6 +18,41 @@ int64_t uco_now(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int uco__cond_init(pthread_cond_t *cv)
+{
+#ifdef HAVE_PTHREAD_CONDATTR_SETCLOCK
+    pthread_condattr_t ca;
+    int rc = pthread_condattr_init(&ca);
+
+    if (rc != 0)
+        return rc;
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    rc = pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+    return rc;
+#else
+    return pthread_cond_init(cv, NULL);
+#endif
+}
+
+void uco__cond_deadline(int64_t deadline, struct timespec *ts)
+{
+#ifndef HAVE_PTHREAD_CONDATTR_SETCLOCK
+    /* the wall clock's now, plus what is left */
+    struct timespec wall;
+    int64_t left = deadline - uco_now();
+
+    clock_gettime(CLOCK_REALTIME, &wall);
+    if (left < 0)
+        left = 0;
+    if (left > INT64_MAX / 2)
+        left = INT64_MAX / 2; /* far enough, and no overflow below */
+    deadline = (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec + left;
+#endif
+    ts->tv_sec = (time_t)(deadline / 1000000000);
+    ts->tv_nsec = (long)(deadline % 1000000000);
+}
+
 const char *uco_version(void)
 {
     return STR(UCO_VERSION_MAJOR) "." STR(UCO_VERSION_MINOR) "." STR(

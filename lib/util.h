@@ -16,6 +16,7 @@
 #include "ucoro.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,6 +60,15 @@ size_t uco__put_str(char *buf, size_t at, size_t cap, const char *s);
 #define UCO_NAME_SHOWN 200
 size_t uco__put_name(char *buf, size_t at, size_t cap, const char *s);
 size_t uco__put_num(char *buf, size_t at, size_t cap, uint64_t v, int base);
+
+/* A condition variable for threads that wait until a uco_now() deadline:
+ * on CLOCK_MONOTONIC where the system has pthread_condattr_setclock, on
+ * the wall clock elsewhere (doc/porting.md).  0 or a positive errno, as
+ * pthread_cond_init.  No switch. */
+int uco__cond_init(pthread_cond_t *cv);
+/* The time to give pthread_cond_timedwait on such a variable for a
+ * uco_now() deadline.  No switch. */
+void uco__cond_deadline(int64_t deadline, struct timespec *ts);
 
 /* Grow the zero-filled array *v of *n elements of elem bytes (doubling,
  * from 64) until index i fits; new elements are zero.  0 or -ENOMEM. */

@@ -1626,7 +1626,7 @@ static void *scopes_main(void *arg)
     dsc.rc[n++] = uco_join(t, NULL, UCO_NEVER);         /* -ETIMEDOUT */
     {
         int p[2];
-        uco_group *g;
+        uco_group *g = NULL;
         if (pipe(p) != 0 || uco_group_create(&g, 0) != 0 ||
             uco_group_spawn(g, NULL, sc_sleeper, NULL, NULL) != 0)
             bad++;

@@ -191,6 +191,11 @@ static void test_dump_used(void **state)
     assert_int_equal(d.count, 3);
     used = used_k(d.text, "toucher", stack_k);
     idle = used_k(d.text, "idler", stack_k);
+#ifndef HAVE_MINCORE
+    /* the system cannot tell resident pages: 0 (doc/porting.md) */
+    assert_true(used == 0 && idle == 0);
+    return;
+#endif
     assert_true(used >= TOUCHED / 1024);
     assert_true(used <= TOUCHED / 1024 + 64);
     assert_true(idle >= 0);

@@ -10,6 +10,10 @@
 #ifndef UCO_TESTUTIL_H
 #define UCO_TESTUTIL_H
 
+#ifdef HAVE_CONFIG_H
+#include <config.h> /* what the build found: a few checks depend on it */
+#endif
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
