@@ -170,8 +170,10 @@ struct uco_sched {
     bool wake_armed;         /* wake_r is armed with the poller */
     size_t remote;           /* tasks that wait for another thread's answer
                                 (offloads, submits): no deadlock then */
-    struct uco_list retry;   /* posts whose task could not be made yet
-                                (memory): tried again at the next round */
+    struct uco_list retry;   /* posts taken, whose tasks are not made yet
+                                (a batch a round; memory), in order */
+    bool retry_stalled;      /* the last try failed (memory): try again in
+                                10 ms, not at once */
     void (*take)(struct uco_sched *s); /* post.c: run the inbox's messages;
                                           from the scheduler's context */
     void *lock;              /* pthread_mutex_t *, of the producers: taken

@@ -42,6 +42,9 @@ struct job {
     int state;                /* under the pool's lock */
     bool abandoned;           /* under the pool's lock: the caller left */
     bool resolve;             /* the resolver's lane */
+    bool delivered;           /* home's: the `done` message was run */
+    bool caller_gone;         /* home's: the caller left first; `done`
+                                 frees the job */
     struct uco_sched *home;   /* the caller's scheduler, a reference held */
     struct uco_task *waiter;  /* home's: the caller while it waits */
 };
@@ -52,10 +55,11 @@ static struct {
     struct uco_list jobs;     /* general FIFO */
     struct uco_list lane;     /* resolver FIFO */
     unsigned threads, idle, resolving, cap;
+    unsigned queued;          /* jobs on the two queues */
     bool init;
     bool quit;                /* the process is ending: idle ones leave */
 } pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-           { NULL, NULL }, { NULL, NULL }, 0, 0, 0, 0, false, false };
+           { NULL, NULL }, { NULL, NULL }, 0, 0, 0, 0, 0, false, false };
 
 /* The cap: UCO_THREADS, or the default.  Under the lock. */
 static unsigned cap_of(void)
@@ -90,7 +94,10 @@ static struct job *next_job(void)
 
     if (!n && pool.resolving < (pool.cap + 3) / 4)
         n = uco__list_pop(&pool.lane);
-    return n ? uco__container(n, struct job, node) : NULL;
+    if (!n)
+        return NULL;
+    pool.queued--;
+    return uco__container(n, struct job, node);
 }
 
 /* Run the job j that the worker took. */
@@ -178,10 +185,11 @@ static int queue(struct job *j)
     pool_init();
     uco__list_push(j->resolve ? &pool.lane : &pool.jobs, &j->node);
     j->state = QUEUED;
-    if (pool.idle > 0) {
+    pool.queued++;
+    if (pool.idle > 0)
         pthread_cond_signal(&pool.cv);
-        return 0;
-    }
+    if (pool.idle >= pool.queued)
+        return 0; /* an idle worker for every queued job */
     if (pool.threads >= pool.cap ||
         (j->resolve && pool.resolving >= (pool.cap + 3) / 4))
         return 0; /* a busy worker takes it when it is done */
@@ -196,22 +204,31 @@ static int queue(struct job *j)
     if (pool.threads > 0)
         return 0;
     uco__list_remove(&j->node);
+    pool.queued--;
     return -EAGAIN;
 }
 
 /* ---- the caller's side, on its scheduler */
 
+/* Free j and its reference on home. */
+static void free_job(struct job *j)
+{
+    uco_sched_put(j->home);
+    free(j);
+}
+
+/* The job's end reached home: the caller frees it, unless it has left
+ * already (it saw the job DONE and took the result). */
 static void run_done(struct uco_sched *s, struct uco_msg *m)
 {
     struct job *j = uco__container(m, struct job, done);
 
     s->remote--;
-    if (j->waiter) {
-        uco__wake(s, j->waiter, 0); /* the caller frees it */
-        return;
-    }
-    uco_sched_put(j->home); /* the caller took the result already */
-    free(j);
+    j->delivered = true;
+    if (j->waiter)
+        uco__wake(s, j->waiter, 0);
+    else if (j->caller_gone)
+        free_job(j);
 }
 
 /* unwait of a task in uco_offload. */
@@ -229,9 +246,13 @@ static int wait_job(struct uco_task *self, struct job *j, int64_t deadline)
     return uco__wait(self->sched, self, deadline, "offload");
 }
 
-/* The caller gave up on j (rc): withdraw it, abandon it, or, without a
- * drop, wait for its end shielded.  What the call returns.  Switches. */
-static int give_up(struct uco_task *self, struct job *j, int rc)
+/* The caller's wait for j ended with rc < 0 (deadline, cancellation).
+ * Withdraw j if still queued (fn never runs; with a drop, arg is dropped
+ * here), abandon it if it runs and has a drop (the worker drops and frees
+ * it), or wait for its end shielded; a job already DONE keeps its result.
+ * 0 when fn's result stands, rc when the call fails with it; *gone when
+ * j is not the caller's any more (freed, or the worker's).  Switches. */
+static int give_up(struct uco_task *self, struct job *j, int rc, bool *gone)
 {
     struct uco_sched *s = self->sched;
     int state;
@@ -239,72 +260,84 @@ static int give_up(struct uco_task *self, struct job *j, int rc)
 
     pthread_mutex_lock(&pool.mu);
     state = j->state;
-    if (state == QUEUED)
+    if (state == QUEUED) {
         uco__list_remove(&j->node);
-    else if (state == RUNNING && j->drop)
+        pool.queued--;
+    } else if (state == RUNNING && j->drop) {
         j->abandoned = true;
+    }
     pthread_mutex_unlock(&pool.mu);
-    if (state == QUEUED || (state == RUNNING && j->drop)) {
+    if (state == QUEUED) {
         s->remote--;
-        if (state == QUEUED) { /* never run; a job that owns arg drops it */
-            if (j->drop)
-                j->drop(j->arg, NULL);
-            uco_sched_put(j->home);
-            free(j);
-        }
+        if (j->drop)
+            j->drop(j->arg, NULL);
+        free_job(j);
+        *gone = true;
         return rc;
     }
-    if (state == DONE) /* its end is on the way: it frees itself */
-        return 1;
-    was = self->shielded; /* running, no drop: fn's end is waited for */
-    self->shielded = true;
-    while (wait_job(self, j, UCO_NEVER) != 0)
-        ;
-    self->shielded = was;
-    return 0;
+    if (state == RUNNING && j->drop) {
+        s->remote--;
+        *gone = true;
+        return rc;
+    }
+    if (state == RUNNING) { /* no drop: fn's end is waited for */
+        was = self->shielded;
+        self->shielded = true;
+        while (!j->delivered)
+            wait_job(self, j, UCO_NEVER);
+        self->shielded = was;
+        return rc;
+    }
+    return 0; /* DONE: it ended first */
 }
 
-/* uco_offload's work for a job j made by the caller. */
+/* What a call with a drop does on a failure before its job runs: arg is
+ * the job's, and goes to drop. */
+static int dropped(uco_drop_fn *drop, void *arg, int rc)
+{
+    if (drop)
+        drop(arg, NULL);
+    return rc;
+}
+
+/* uco_offload's work for a job j made by the caller: fn's result in
+ * *result when the call returns 0, or as give_up says.  Switches. */
 static int offload(struct uco_task *self, struct job *j, void **result,
                    int64_t deadline)
 {
     struct uco_sched *s = self->sched;
+    bool gone = false;
     int rc = uco__post_ready(s);
 
-    if (rc < 0) {
-        free(j);
-        return rc;
+    if (rc == 0) {
+        __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+        j->home = s;
+        j->done.run = run_done;
+        pthread_mutex_lock(&pool.mu);
+        rc = queue(j);
+        pthread_mutex_unlock(&pool.mu);
+        if (rc < 0)
+            uco_sched_put(s);
     }
-    __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
-    j->home = s;
-    j->done.run = run_done;
-    pthread_mutex_lock(&pool.mu);
-    rc = queue(j);
-    pthread_mutex_unlock(&pool.mu);
-    if (rc < 0) {
-        uco_sched_put(s);
+    if (rc < 0) { /* never queued */
+        uco_drop_fn *drop = j->drop;
+        void *arg = j->arg;
         free(j);
-        return rc;
+        return dropped(drop, arg, rc);
     }
     s->remote++;
     rc = wait_job(self, j, deadline);
     if (rc < 0) {
-        int why = rc;
-        rc = give_up(self, j, rc);
-        if (rc < 0)
-            return rc; /* withdrawn or abandoned: j is gone or the worker's */
-        if (rc == 1) { /* it ended first: its result stands */
-            j->waiter = NULL;
-            if (result)
-                *result = j->result;
-            return 0;
-        }
-        rc = why; /* no drop: its end was waited for; reported afterwards */
+        rc = give_up(self, j, rc, &gone);
+        if (gone)
+            return rc; /* withdrawn or abandoned */
     }
     if (result)
         *result = j->result;
-    uco_sched_put(j->home);
-    free(j);
+    if (j->delivered)
+        free_job(j);
+    else
+        j->caller_gone = true; /* its end, on the way, frees it */
     return rc;
 }
 
@@ -316,11 +349,13 @@ int uco_offload(uco_fn *fn, void *arg, uco_drop_fn *drop, void **result,
     int rc = uco__enter_wait(&self, fn && (drop || deadline == UCO_NEVER),
                              deadline);
 
-    if (rc < 0)
+    if (rc == -EPERM || rc == -EINVAL)
         return rc;
+    if (rc < 0)
+        return dropped(drop, arg, rc);
     j = calloc(1, sizeof *j);
     if (!j)
-        return -ENOMEM;
+        return dropped(drop, arg, -ENOMEM);
     j->fn = fn;
     j->arg = arg;
     j->drop = drop;

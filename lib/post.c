@@ -62,10 +62,10 @@ int uco_sched_get(uco_sched **out)
     struct uco_sched *s = uco__cur;
     int rc;
 
-    if (!out)
-        return -EINVAL;
     if (!s)
         return -EPERM;
+    if (!out)
+        return -EINVAL;
     uco__enter_change();
     rc = uco__post_ready(s);
     if (rc < 0)
@@ -186,27 +186,31 @@ static int start_post(struct uco_sched *s, struct post *p)
     return rc;
 }
 
+/* Posts become tasks in batches of this many a round: a backlog of them
+ * does not become as many live tasks (and stacks) at once. */
+#define POST_BATCH 64
+
 static void run_post(struct uco_sched *s, struct uco_msg *m)
 {
     struct post *p = (struct post *)m;
 
-    uco__list_init(&p->retry);
-    if (start_post(s, p) < 0)
-        uco__list_push(&s->retry, &p->retry);
+    uco__list_push(&s->retry, &p->retry); /* in order, behind any backlog */
 }
 
-void uco__post_retry(struct uco_sched *s)
+bool uco__post_retry(struct uco_sched *s)
 {
     struct uco_list *n;
+    int k;
 
-    while ((n = s->retry.next) != &s->retry) {
+    for (k = 0; k < POST_BATCH && (n = s->retry.next) != &s->retry; k++) {
         struct post *p = uco__container(n, struct post, retry);
         uco__list_remove(n);
         if (start_post(s, p) < 0) {
             uco__list_push(s->retry.next, n); /* first again; later */
-            return;
+            return false;
         }
     }
+    return true;
 }
 
 int uco_post(uco_sched *s, uco_fn *fn, void *arg)
@@ -241,6 +245,18 @@ int uco__post_start(struct uco_sched *s)
     s->refs = 1;
     s->take = run_inbox;
     return 0;
+}
+
+bool uco__post_seal(struct uco_sched *s)
+{
+    bool empty;
+
+    pthread_mutex_lock(s->lock);
+    empty = __atomic_load_n(&s->inbox, __ATOMIC_ACQUIRE) == NULL;
+    if (empty)
+        s->ended = true;
+    pthread_mutex_unlock(s->lock);
+    return empty;
 }
 
 void uco__post_end(struct uco_sched *s)

@@ -29,8 +29,13 @@ void uco__post_woke(struct uco_sched *s);
 /* Something may still come from another thread: handles other than the
  * run's, answers that tasks wait for, posts to retry. */
 bool uco__post_may_come(const struct uco_sched *s);
-/* Try again the posts whose task could not be made. */
-void uco__post_retry(struct uco_sched *s);
+/* Make tasks of the posts taken (a batch at a time; those whose task
+ * could not be made are tried again later, in order): false when one
+ * could not be made. */
+bool uco__post_retry(struct uco_sched *s);
+/* The run is about to end: refuse every message from now on, unless one
+ * is in the inbox (false: run it first).  No switch. */
+bool uco__post_seal(struct uco_sched *s);
 /* Free s (the last reference went). */
 void uco__sched_release(struct uco_sched *s);
 

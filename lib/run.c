@@ -65,6 +65,13 @@ static void block(struct uco_sched *s)
     struct uco_task *t = uco__sleepq_top(&s->sleepq);
     int64_t deadline = t ? t->deadline : UCO_NEVER;
 
+    uco__stack_pool_cool(); /* idle: pooled stacks give their pages back */
+    if (s->retry_stalled) { /* posts wait for memory: look again soon */
+        int64_t soon = uco_now() + 10000000;
+        if (deadline == UCO_NEVER || deadline > soon)
+            deadline = soon;
+    }
+
     if (s->wake_r >= 0) {
         if (s->alive && !t && !s->io_waiters && !uco__post_may_come(s)) {
             deadlocked(s);
@@ -90,13 +97,15 @@ static void round_of(struct uco_sched *s, size_t budget)
     uco__sched_run(s);
     s->budget = SIZE_MAX;
     if (!uco__list_empty(&s->retry))
-        uco__post_retry(s);
+        s->retry_stalled = !uco__post_retry(s);
 }
 
-/* Something is to run now: a task is ready, or a message waits. */
+/* Something is to run now: a task is ready, a message waits, or posts
+ * wait to become tasks. */
 static bool busy(struct uco_sched *s)
 {
     return !uco__list_empty(&s->runq) ||
+           (!uco__list_empty(&s->retry) && !s->retry_stalled) ||
            __atomic_load_n(&s->inbox, __ATOMIC_ACQUIRE) != NULL;
 }
 
@@ -201,7 +210,9 @@ static int finish(struct uco_sched *s, void **result)
 
     if (!s->main_done)
         uco__cancel_all(s);
-    loop(s);
+    do
+        loop(s);
+    while (!uco__post_seal(s)); /* a message came as it ended: run it */
     rc = s->deadlock ? -EDEADLK : s->main_outcome;
     if (result)
         *result = s->main_result;

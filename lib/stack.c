@@ -9,9 +9,12 @@
  * splits in two: about 32,000 stacks at the default limit of 65,530).  One
  * probe at the first stack decides; UCO_GUARD=mprotect forces the second.
  *
- * Finished stacks go to a per-thread pool.  The first POOL_HOT keep their
- * pages (a respawn touches no new page); the rest give their pages back
- * with MADV_DONTNEED; past POOL_MAX they are unmapped.
+ * Finished stacks go to a per-thread pool; past POOL_MAX they are
+ * unmapped.  The first POOL_HOT keep their pages (a respawn touches no new
+ * page); the rest give their pages back with MADV_DONTNEED, but only when
+ * the scheduler goes idle (uco__stack_pool_cool): done as each stack came
+ * back, a program that once had more than POOL_HOT tasks paid a madvise
+ * and its page faults for every spawn after (doc/performance.md).
  */
 #include "stack.h"
 
@@ -311,11 +314,21 @@ void uco__stack_put(struct uco_stack *st)
         STACK_DEREGISTER(st);
         munmap(st->map, st->len);
     } else {
-        if (pool_n >= POOL_HOT)
-            madvise(st->map + st->guard, st->size, MADV_DONTNEED);
+        st->cold = false;
         pool[pool_n++] = *st;
     }
     st->map = NULL;
+}
+
+void uco__stack_pool_cool(void)
+{
+    size_t i;
+
+    for (i = POOL_HOT; i < pool_n; i++)
+        if (!pool[i].cold) {
+            madvise(pool[i].map + pool[i].guard, pool[i].size, MADV_DONTNEED);
+            pool[i].cold = true;
+        }
 }
 
 void uco__stack_pool_drain(void)

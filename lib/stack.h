@@ -22,6 +22,7 @@ struct uco_stack {
     size_t guard;   /* bytes of guard at map, a multiple of the page */
     size_t size;    /* usable bytes at map + guard, a multiple of the page */
     unsigned vg_id; /* Valgrind's id for the stack, when built for it */
+    bool cold;      /* pooled: its pages were given back */
 };
 
 /* The lowest usable byte of st, above its guard. */
@@ -44,6 +45,9 @@ int uco__stack_get(struct uco_stack *st, size_t size, size_t guard);
 /* Give a stack back to the pool (or unmap it past the bound); st->map
  * becomes NULL.  The caller must not be running on it.  No switch. */
 void uco__stack_put(struct uco_stack *st);
+/* Give back the pages of the pooled stacks beyond the few kept hot: when
+ * the scheduler goes idle.  No switch. */
+void uco__stack_pool_cool(void);
 /* Unmap every pooled stack of this thread.  No switch. */
 void uco__stack_pool_drain(void);
 /* True when guards are made with mprotect (two mappings a stack). */

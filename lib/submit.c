@@ -3,11 +3,20 @@
  * (or this one) and wait for its end.
  *
  * Three messages go between the two sides, all in the submit record,
- * which lives on the caller's stack until the remote task has ended:
+ * which lives on the caller's stack until the caller has `done`:
  * `start` (caller -> target: spawn the task), `cancel` (caller -> target:
  * the caller gave up), `done` (target -> caller's scheduler: the task
  * ended; a plain thread is signalled instead).  The remote task's last
- * deferred handler sends `done` with its outcome, however it ends.
+ * deferred handler reports its outcome, however it ends (a task cancelled
+ * before it ran still enters that much, but not fn).
+ *
+ * `done` must be the last message of the exchange, so that the record is
+ * not read after the caller returns: `cancel_state` settles who sends it.
+ * The caller moves it NONE -> SENT before it pushes `cancel`; the
+ * target's end moves it NONE -> ENDED and sends `done` at once, or,
+ * finding SENT, leaves `done` to the cancel's processing (which moves it
+ * to SEEN and sends `done` if the task has ended, or cancels the task,
+ * whose end then finds SEEN and sends it).
  */
 #include "post.h"
 #include "task.h"
@@ -15,8 +24,12 @@
 #include <pthread.h>
 #include <time.h>
 
+enum { NONE, SENT, ENDED, SEEN };
+
 struct submit {
     struct uco_msg start, cancel, done;
+    int cancel_state;         /* atomic: NONE, SENT, ENDED, SEEN (above) */
+    bool remote_ended;        /* target's: the outcome is set */
     uco_fn *fn;
     void *arg;
     void *result;             /* the remote task's, once ended */
@@ -34,15 +47,9 @@ struct submit {
 
 /* ---- on the target */
 
-/* The remote task's last handler: hand its outcome back. */
-static void remote_end(void *p)
+/* Hand the outcome to the caller (its scheduler, or its thread). */
+static void send_done(struct submit *sb)
 {
-    struct submit *sb = p;
-    struct uco_task *self = uco__self();
-
-    sb->remote = NULL;
-    sb->outcome = self->outcome;
-    sb->result = self->result;
     if (sb->home) {
         uco__post_push(sb->home, &sb->done, false);
         return;
@@ -53,34 +60,41 @@ static void remote_end(void *p)
     pthread_mutex_unlock(&sb->mu);
 }
 
+/* The remote side is over with outcome and result: send `done` now,
+ * unless a cancel is on its way (its processing sends it). */
+static void end_remote(struct submit *sb, int outcome, void *result)
+{
+    int st = NONE;
+
+    sb->remote = NULL;
+    sb->outcome = outcome;
+    sb->result = result;
+    sb->remote_ended = true;
+    if (__atomic_compare_exchange_n(&sb->cancel_state, &st, ENDED, false,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ||
+        st == SEEN)
+        send_done(sb);
+}
+
+/* The remote task's last handler. */
+static void remote_end(void *p)
+{
+    struct uco_task *self = uco__self();
+
+    end_remote(p, self->outcome, self->result);
+}
+
 static void *remote_body(void *p)
 {
     struct submit *sb = p;
 
     if (uco_defer(remote_end, sb) < 0) {
-        /* no memory for the handler: end it here, not run */
-        sb->outcome = -ENOMEM;
-        remote_end(sb);
+        end_remote(sb, -ENOMEM, NULL); /* fn never ran */
         return NULL;
     }
+    if (uco_cancelled())
+        return NULL; /* cancelled before it ran: fn never does */
     return sb->fn(sb->arg);
-}
-
-/* Tell the caller that the task never started, with rc. */
-static void never_started(struct submit *sb, int rc)
-{
-    struct uco_msg *d = &sb->done;
-
-    sb->outcome = rc;
-    sb->result = NULL;
-    if (sb->home) {
-        uco__post_push(sb->home, d, false);
-        return;
-    }
-    pthread_mutex_lock(&sb->mu);
-    __atomic_store_n(&sb->ended, 1, __ATOMIC_RELEASE);
-    pthread_cond_signal(&sb->cv);
-    pthread_mutex_unlock(&sb->mu);
 }
 
 static void run_start(struct uco_sched *s, struct uco_msg *m)
@@ -91,14 +105,15 @@ static void run_start(struct uco_sched *s, struct uco_msg *m)
     int rc;
 
     if (s->main_done) { /* ended before the task started */
-        never_started(sb, -ESRCH);
+        end_remote(sb, -ESRCH, NULL);
         return;
     }
     rc = uco__spawn(s, &t, remote_body, sb, &a);
     if (rc < 0) {
-        never_started(sb, rc);
+        end_remote(sb, rc, NULL);
         return;
     }
+    t->must_enter = true; /* its handler reports, even if cancelled */
     sb->remote = t;
 }
 
@@ -106,8 +121,21 @@ static void run_cancel(struct uco_sched *s, struct uco_msg *m)
 {
     struct submit *sb = uco__container(m, struct submit, cancel);
 
-    if (sb->remote)
+    __atomic_store_n(&sb->cancel_state, SEEN, __ATOMIC_RELEASE);
+    if (sb->remote_ended)
+        send_done(sb); /* its end left `done` to this */
+    else if (sb->remote)
         uco__cancel(s, sb->remote);
+}
+
+/* The caller gives up: send `cancel` unless the task has ended. */
+static void give_up(struct submit *sb)
+{
+    int st = NONE;
+
+    if (__atomic_compare_exchange_n(&sb->cancel_state, &st, SENT, false,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        uco__post_push(sb->target, &sb->cancel, false);
 }
 
 /* ---- on the caller's scheduler */
@@ -144,7 +172,7 @@ static int wait_task(struct uco_task *self, struct submit *sb, int64_t deadline)
     }
     if (__atomic_load_n(&sb->ended, __ATOMIC_ACQUIRE))
         return rc;
-    uco__post_push(sb->target, &sb->cancel, false);
+    give_up(sb);
     was = self->shielded;
     self->shielded = true;
     while (!__atomic_load_n(&sb->ended, __ATOMIC_ACQUIRE)) {
@@ -170,7 +198,7 @@ static int wait_thread(struct submit *sb, int64_t deadline)
                                    : pthread_cond_timedwait(&sb->cv, &sb->mu, &ts);
     if (!sb->ended) {
         pthread_mutex_unlock(&sb->mu);
-        uco__post_push(sb->target, &sb->cancel, false);
+        give_up(sb);
         pthread_mutex_lock(&sb->mu);
         while (!sb->ended)
             pthread_cond_wait(&sb->cv, &sb->mu);
@@ -189,12 +217,14 @@ int uco_submit(uco_sched *target, uco_fn *fn, void *arg, void **result,
     struct submit sb = { 0 };
     int rc;
 
-    if (!target || !fn || (deadline < 0 && deadline != UCO_NEVER))
-        return -EINVAL;
     if (s && !self)
         return -EDEADLK; /* the thread of a scheduler, outside its tasks */
+    if (!target || !fn || (deadline < 0 && deadline != UCO_NEVER))
+        return -EINVAL;
     if (self && uco__cancel_pending(self))
         return -ECANCELED;
+    if (self && uco__scope_expired(self))
+        return -ETIMEDOUT;
     if (self)
         uco__enter_change();
     sb.start.run = run_start;

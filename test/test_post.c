@@ -461,6 +461,191 @@ static void test_getaddrinfo(void **state)
     assert_int_equal(gi.rc_cancel, -ECANCELED);
 }
 
+/* ---- races found by review: each hung, lost work or read freed memory */
+
+static uco_sched *race_s;
+static volatile int race_stop;
+
+static void *one(void *arg)
+{
+    (void)arg;
+    return (void *)1;
+}
+
+/* submits whose deadline has passed as they are made: the remote task is
+ * cancelled before it runs, and must still answer */
+static void *expired_submitter(void *arg)
+{
+    int i, rc;
+
+    (void)arg;
+    for (i = 0; i < 2000; i++) {
+        rc = uco_submit(race_s, one, NULL, NULL, uco_now());
+        if (rc != 0 && rc != -ETIMEDOUT && rc != -ECANCELED)
+            __atomic_add_fetch(&bad, 1, __ATOMIC_RELAXED);
+    }
+    race_stop = 1;
+    return NULL;
+}
+
+static void *race_main(void *arg)
+{
+    pthread_t t;
+
+    (void)arg;
+    OK(uco_sched_get(&race_s));
+    race_stop = 0;
+    OK(pthread_create(&t, NULL, expired_submitter, NULL));
+    while (!race_stop)
+        uco_sleep(UCO_MSEC(1));
+    pthread_join(t, NULL);
+    uco_sched_put(race_s);
+    return NULL;
+}
+
+/* submits racing the end of their target's run: answered, or -ESRCH */
+static void *ending_submitter(void *arg)
+{
+    uco_sched *s = arg;
+    int rc;
+
+    while ((rc = uco_submit(s, one, NULL, NULL, UCO_NEVER)) == 0)
+        ;
+    /* refused once the target ended, or cancelled by its end */
+    if (rc != -ESRCH && rc != -ECANCELED)
+        __atomic_add_fetch(&bad, 1, __ATOMIC_RELAXED);
+    uco_sched_put(s);
+    return NULL;
+}
+
+static void *short_main(void *arg)
+{
+    uco_sched *s;
+
+    OK(uco_sched_get(&s));
+    OK(pthread_create(arg, NULL, ending_submitter, s));
+    uco_sleep(UCO_USEC(200));
+    return NULL;
+}
+
+static void test_submit_races(void **state)
+{
+    int i;
+
+    (void)state;
+    assert_int_equal(run_main(race_main, NULL), 0);
+    for (i = 0; i < 200; i++) {
+        pthread_t t;
+        assert_int_equal(run_main(short_main, &t), 0);
+        pthread_join(t, NULL);
+    }
+    assert_int_equal(bad, 0);
+}
+
+/* a caller woken by a cancellation while its job's end is on its way */
+static struct {
+    int flag;
+    uco_task *a;
+    int rc;
+    void *r;
+} od;
+
+static void *slow_job(void *arg)
+{
+    (void)arg;
+    usleep(20000);
+    __atomic_store_n(&od.flag, 1, __ATOMIC_RELEASE);
+    return (void *)42;
+}
+
+static void *od_caller(void *arg)
+{
+    (void)arg;
+    od.rc = uco_offload(slow_job, NULL, NULL, &od.r, UCO_NEVER);
+    return NULL;
+}
+
+static void *od_canceller(void *arg)
+{
+    int64_t until;
+
+    (void)arg;
+    while (!__atomic_load_n(&od.flag, __ATOMIC_ACQUIRE))
+        uco_yield();
+    until = uco_now() + UCO_MSEC(10);
+    while (uco_now() < until)
+        ; /* the worker pushes the end meanwhile */
+    uco_cancel(od.a);
+    uco_yield();
+    return NULL;
+}
+
+static void *od_main(void *arg)
+{
+    uco_task *b;
+
+    (void)arg;
+    OK(uco_spawn(&od.a, od_caller, NULL, NULL));
+    OK(uco_spawn(&b, od_canceller, NULL, NULL));
+    uco_join(b, NULL, UCO_NEVER);
+    uco_join(od.a, NULL, UCO_NEVER);
+    return NULL;
+}
+
+static void test_offload_end_races_cancel(void **state)
+{
+    (void)state;
+    memset(&od, 0, sizeof od);
+    assert_int_equal(run_main(od_main, NULL), 0);
+    assert_int_equal(bad, 0);
+    /* it ended first: as a join after the end, its result stands */
+    assert_true(od.rc == 0 || od.rc == -ECANCELED);
+    assert_ptr_equal(od.r, (void *)42);
+}
+
+/* a burst of jobs with one worker idle still gets a worker each (up to
+ * the cap: 2 here) */
+static void *nap(void *arg)
+{
+    (void)arg;
+    usleep(50000);
+    return NULL;
+}
+
+static void *burst_one(void *arg)
+{
+    (void)arg;
+    OK(uco_offload(nap, NULL, NULL, NULL, UCO_NEVER));
+    return NULL;
+}
+
+static void *burst_main(void *arg)
+{
+    uco_task *t[2];
+    int64_t *took = arg, t0;
+    int i;
+
+    OK(uco_offload(one, NULL, NULL, NULL, UCO_NEVER)); /* a worker idles */
+    t0 = uco_now();
+    for (i = 0; i < 2; i++)
+        OK(uco_spawn(&t[i], burst_one, NULL, NULL));
+    for (i = 0; i < 2; i++)
+        uco_join(t[i], NULL, UCO_NEVER);
+    *took = uco_now() - t0;
+    return NULL;
+}
+
+static void test_pool_burst(void **state)
+{
+    int64_t took = 0;
+
+    (void)state;
+    assert_int_equal(run_main(burst_main, &took), 0);
+    assert_int_equal(bad, 0);
+    printf("2 jobs of 50 ms, one worker idle: %.1f ms\n", (double)took / 1e6);
+    assert_true(took < UCO_MSEC(95) * test_slack()); /* side by side */
+}
+
 #define T(f) cmocka_unit_test_setup(f, reset)
 
 int main(void)
@@ -473,6 +658,9 @@ int main(void)
         T(test_submit_from_plain_thread),
         T(test_offload),
         T(test_getaddrinfo),
+        T(test_submit_races),
+        T(test_offload_end_races_cancel),
+        T(test_pool_burst),
     };
 
     setenv("UCO_THREADS", "2", 1);
