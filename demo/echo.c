@@ -10,10 +10,10 @@
  *
  * Every socket is non-blocking; a task that would block waits in
  * uco_read / uco_write / uco_accept / uco_connect while the others run.
- * Signals reach the tasks through a self-pipe: the handler writes the
- * signal's number into a pipe, and a task reading that pipe cancels the
- * server, whose pending uco_accept returns -ECANCELED; the group of
- * connection tasks it owns is then cancelled and waited for.
+ * Signals are waits too: a task waiting in uco_signal_wait for SIGINT or
+ * SIGTERM cancels the server, whose pending uco_accept returns
+ * -ECANCELED; the group of connection tasks it owns is then cancelled and
+ * waited for.  A second signal meanwhile kills the process.
  */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
@@ -64,59 +64,34 @@ static void set_nodelay(int fd)
 
 /* ---------------------------------------------------------------- signals */
 
-static int sig_r = -1, sig_w = -1; /* the self-pipe */
-
-static void on_signal(int sig)
-{
-    int saved = errno;
-    unsigned char c = (unsigned char)sig;
-    if (write(sig_w, &c, 1) < 0) {
-        /* full: a signal is already waiting to be read */
-    }
-    errno = saved;
-}
-
-static int install_signals(void)
-{
-    struct sigaction sa;
-    int p[2], rc;
-
-    if (pipe(p) < 0)
-        return -errno;
-    sig_r = p[0];
-    sig_w = p[1];
-    if ((rc = set_nonblock(sig_r)) < 0 || (rc = set_nonblock(sig_w)) < 0)
-        return rc;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
-        return -errno;
-    sa.sa_handler = SIG_IGN; /* a peer that goes away: EPIPE, not death */
-    sigaction(SIGPIPE, &sa, NULL);
-    return 0;
-}
-
 struct watcher {
     uco_task *target; /* cancelled when a signal arrives */
     int sig;          /* the signal that came, or 0 */
 };
 
-/* Wait for a signal on the self-pipe, then cancel the target.  A second
- * Ctrl-C, while the target unwinds, kills the process as usual. */
+/* Wait for SIGINT or SIGTERM, then cancel the target.  From the first
+ * wait on them the library handles both for the process; a second one,
+ * while the target unwinds, gets the default action back and kills the
+ * process as usual.  The task that started this one cancels it once the
+ * target has ended: its wait returns -ECANCELED. */
 static void *watch_signals(void *arg)
 {
     struct watcher *w = arg;
-    unsigned char c;
+    sigset_t set;
+    int sig;
 
-    if (uco_read(sig_r, &c, 1, UCO_NEVER) == 1) {
-        w->sig = c;
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        printf("\necho: %s: stopping\n", c == SIGINT ? "SIGINT" : "SIGTERM");
-        fflush(stdout);
-        uco_cancel(w->target);
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    if (uco_signal_wait(&set, &sig, UCO_NEVER) < 0)
+        return NULL;
+    w->sig = sig;
+    printf("\necho: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    fflush(stdout);
+    uco_cancel(w->target);
+    if (uco_signal_wait(&set, &sig, UCO_NEVER) == 0) {
+        signal(sig, SIG_DFL);
+        raise(sig);
     }
     return NULL;
 }
@@ -690,9 +665,10 @@ static void usage(FILE *f)
           "the scheduler waits on all the sockets at once (epoll or poll).\n"
           "\n"
           "  echo server [PORT]   serve 127.0.0.1:PORT (default 7007) until\n"
-          "                       Ctrl-C or SIGTERM: a task reading a self-pipe\n"
-          "                       cancels the server, which cancels and waits\n"
-          "                       for its connections\n"
+          "                       Ctrl-C or SIGTERM: a task waiting for them\n"
+          "                       (uco_signal_wait) cancels the server, which\n"
+          "                       cancels and waits for its connections; a\n"
+          "                       second signal kills the process\n"
           "  echo load [C] [M] [S]\n"
           "                       start the server on a free port in this\n"
           "                       process, open C connections (default 1000,\n"
@@ -723,17 +699,13 @@ static long number(const char *s, long max)
 int main(int argc, char **argv)
 {
     long v[3] = { 1000, 10, 64 };
-    int i, rc;
+    int i;
 
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         usage(stdout);
         return 0;
     }
-    rc = install_signals();
-    if (rc < 0) {
-        fprintf(stderr, "echo: signals: %s\n", errstr(rc));
-        return 1;
-    }
+    signal(SIGPIPE, SIG_IGN); /* a peer that goes away: EPIPE, not death */
     if (argc == 1)
         return load(100, 10, 64);
     if (strcmp(argv[1], "server") == 0 && argc <= 3) {

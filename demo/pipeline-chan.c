@@ -12,10 +12,11 @@
  * their receives then fail with -EPIPE; when the workers' group is empty
  * it closes `results`, and the consumer drains it and ends the same way.
  *
- * SIGINT (Ctrl-C) or SIGTERM reaches the tasks through a self-pipe: a
- * task reading it cancels the pipeline task, which cancels the groups it
+ * SIGINT (Ctrl-C) or SIGTERM is a wait too: a task waiting for them in
+ * uco_signal_wait cancels the pipeline task, which cancels the groups it
  * owns, so every member's pending send or receive returns -ECANCELED.
- * The program then says how many items got through.
+ * The program then says how many items got through.  A second signal
+ * meanwhile kills the process.
  */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
@@ -23,12 +24,10 @@
 #include <ucoro.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define PRODUCERS 3
 #define WORKERS 2
@@ -235,59 +234,34 @@ out:
 
 /* ---------------------------------------------------------------- signals */
 
-static int sig_r = -1, sig_w = -1; /* the self-pipe */
-
-static void on_signal(int sig)
-{
-    int saved = errno;
-    unsigned char c = (unsigned char)sig;
-    if (write(sig_w, &c, 1) < 0) {
-        /* full: a signal is already waiting to be read */
-    }
-    errno = saved;
-}
-
-static int install_signals(void)
-{
-    struct sigaction sa;
-    int p[2], i;
-
-    if (pipe(p) < 0)
-        return -errno;
-    sig_r = p[0];
-    sig_w = p[1];
-    for (i = 0; i < 2; i++)
-        if (fcntl(p[i], F_SETFL, fcntl(p[i], F_GETFL) | O_NONBLOCK) < 0 ||
-            fcntl(p[i], F_SETFD, FD_CLOEXEC) < 0)
-            return -errno;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
-        return -errno;
-    return 0;
-}
-
 struct watcher {
     uco_task *target;
     int sig;
 };
 
-/* Wait for a signal, then cancel the pipeline (a second one kills). */
+/* Wait for SIGINT or SIGTERM, then cancel the pipeline.  From the first
+ * wait on them the library handles both for the process; a second one,
+ * while the pipeline unwinds, gets the default action back and kills the
+ * process.  main_task cancels this task once the pipeline has ended. */
 static void *watch_signals(void *arg)
 {
     struct watcher *w = arg;
-    unsigned char c;
+    sigset_t set;
+    int sig;
 
-    if (uco_read(sig_r, &c, 1, UCO_NEVER) == 1) {
-        w->sig = c;
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        printf("\npipeline-chan: %s: cancelling the pipeline\n",
-               c == SIGINT ? "SIGINT" : "SIGTERM");
-        fflush(stdout);
-        uco_cancel(w->target);
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    if (uco_signal_wait(&set, &sig, UCO_NEVER) < 0)
+        return NULL; /* cancelled: the pipeline has ended */
+    w->sig = sig;
+    printf("\npipeline-chan: %s: cancelling the pipeline\n",
+           sig == SIGINT ? "SIGINT" : "SIGTERM");
+    fflush(stdout);
+    uco_cancel(w->target);
+    if (uco_signal_wait(&set, &sig, UCO_NEVER) == 0) {
+        signal(sig, SIG_DFL);
+        raise(sig);
     }
     return NULL;
 }
@@ -344,10 +318,10 @@ static void usage(FILE *f)
           "\n"
           "--forever makes the producers go on, and the consumer report once\n"
           "a second, until Ctrl-C.  Ctrl-C (SIGINT) or SIGTERM, at any time:\n"
-          "a task reading a self-pipe written by the signal handler cancels\n"
-          "the pipeline task, which cancels every stage (their pending sends\n"
-          "and receives return -ECANCELED); the program then says how many\n"
-          "items got through.\n",
+          "a task waiting for them (uco_signal_wait) cancels the pipeline\n"
+          "task, which cancels every stage (their pending sends and receives\n"
+          "return -ECANCELED); the program then says how many items got\n"
+          "through.  A second signal meanwhile kills the process.\n",
           f);
 }
 
@@ -386,11 +360,6 @@ int main(int argc, char **argv)
             fprintf(stderr, "pipeline-chan: %s\n", uco_strerror(-ENOMEM));
             return 1;
         }
-    }
-    rc = install_signals();
-    if (rc < 0) {
-        fprintf(stderr, "pipeline-chan: signals: %s\n", uco_strerror(rc));
-        return 1;
     }
 
     printf("pipeline-chan: %d producers -> work (cap %d) -> %d workers -> results "
