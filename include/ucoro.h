@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <signal.h>     /* sigset_t, for uco_signal_wait */
+#include <sys/select.h> /* sigset_t too, where strict C hides it above */
 #include <stdio.h>      /* FILE, for uco_dump */
 #include <sys/socket.h> /* struct sockaddr, socklen_t */
 #include <sys/types.h>  /* ssize_t */
