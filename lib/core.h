@@ -168,6 +168,8 @@ struct uco_sched {
     int wake_r, wake_w;      /* eventfd (one fd, both) or pipe, made at the
                                 first handle, offload or submit; -1: none */
     bool wake_armed;         /* wake_r is armed with the poller */
+    uint64_t wake_id[2];     /* wake_r's device and inode, to tell it from
+                                a file the program put on its number */
     size_t remote;           /* tasks that wait for another thread's answer
                                 (offloads, submits): no deadlock then */
     struct uco_list retry;   /* posts taken, whose tasks are not made yet

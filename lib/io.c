@@ -18,6 +18,7 @@
 #include "io.h"
 
 #include "poller.h"
+#include "post.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -137,6 +138,8 @@ static void recover(struct uco_sched *s, int err)
     }
     io->p = p;
     s->wake_armed = false;
+    if (s->wake_r >= 0)
+        uco__post_wake_ours(s); /* closed with the poller's? a new one */
     for (fd = 0; fd < io->nfds; fd++) {
         struct fdslot *sl = &io->fds[fd];
         if (interest(sl) && (rc = io->ops->arm(p, (int)fd, interest(sl))) < 0)
@@ -303,8 +306,8 @@ int uco_fd_wait(int fd, unsigned events, int64_t deadline)
         return rc;
     s = self->sched;
     io = s->io;
-    if ((fd == io->ops->fd(io->p) && ours(s, fd)) || fd == s->wake_r ||
-        fd == s->wake_w)
+    if ((fd == io->ops->fd(io->p) && ours(s, fd)) ||
+        ((fd == s->wake_r || fd == s->wake_w) && uco__post_wake_ours(s)))
         return -EBADF; /* the library's own, not the caller's */
     if ((size_t)fd < io->nfds && (events & interest(&io->fds[fd])))
         return -EBUSY; /* (a look without waiting too: what is ready is
@@ -340,7 +343,8 @@ int uco_fd_close(int fd)
 
     if (fd < 0)
         return -EBADF;
-    if (io && fd == io->ops->fd(io->p) && ours(s, fd))
+    if (io && ((fd == io->ops->fd(io->p) && ours(s, fd)) ||
+               ((fd == s->wake_r || fd == s->wake_w) && uco__post_wake_ours(s))))
         return -EBADF; /* the library's own, not the caller's */
     uco__enter_change();
     if (io) {

@@ -74,6 +74,15 @@ static unsigned cap_of(void)
     return n < 8 ? 8 : n > 64 ? 64 : (unsigned)n;
 }
 
+/* In a child after fork(2): no worker came along.  Queued jobs are taken
+ * by new ones; a job that was running in the parent never ends here. */
+static void child_after_fork(void)
+{
+    pthread_mutex_init(&pool.mu, NULL);
+    uco__cond_init(&pool.cv);
+    pool.threads = pool.idle = pool.resolving = 0;
+}
+
 /* Under the lock: the pool's lists and cap, made once. */
 static void pool_init(void)
 {
@@ -84,6 +93,7 @@ static void pool_init(void)
     pool.cap = cap_of();
     pthread_cond_destroy(&pool.cv);
     uco__cond_init(&pool.cv);
+    pthread_atfork(NULL, NULL, child_after_fork);
     pool.init = true;
 }
 
@@ -258,13 +268,16 @@ static int give_up(struct uco_task *self, struct job *j, int rc, bool *gone)
     int state;
     bool was;
 
+    bool abandon;
+
     pthread_mutex_lock(&pool.mu);
     state = j->state;
+    abandon = state == RUNNING && j->drop;
     if (state == QUEUED) {
         uco__list_remove(&j->node);
         pool.queued--;
-    } else if (state == RUNNING && j->drop) {
-        j->abandoned = true;
+    } else if (abandon) {
+        j->abandoned = true; /* from here on j is the worker's: not read */
     }
     pthread_mutex_unlock(&pool.mu);
     if (state == QUEUED) {
@@ -275,7 +288,7 @@ static int give_up(struct uco_task *self, struct job *j, int rc, bool *gone)
         *gone = true;
         return rc;
     }
-    if (state == RUNNING && j->drop) {
+    if (abandon) {
         s->remote--;
         *gone = true;
         return rc;

@@ -26,6 +26,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <unistd.h>
 #ifdef UCO_HAVE_EVENTFD
@@ -34,12 +35,9 @@
 
 /* ---- handles */
 
-int uco__post_ready(struct uco_sched *s)
+/* A new wake fd (or pipe) for s in fds.  0 or a negative errno. */
+static int make_wake(int fds[2])
 {
-    int fds[2];
-
-    if (s->wake_r >= 0)
-        return 0;
 #ifdef UCO_HAVE_EVENTFD
     fds[0] = fds[1] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (fds[0] < 0)
@@ -52,9 +50,56 @@ int uco__post_ready(struct uco_sched *s)
     fcntl(fds[0], F_SETFD, FD_CLOEXEC);
     fcntl(fds[1], F_SETFD, FD_CLOEXEC);
 #endif
+    return 0;
+}
+
+/* Where fd's file is: to tell ours from a program's file that took the
+ * number after the program closed ours behind the library's back. */
+static void identify(int fd, uint64_t id[2])
+{
+    struct stat st;
+
+    id[0] = id[1] = 0;
+    if (fstat(fd, &st) == 0) {
+        id[0] = (uint64_t)st.st_dev;
+        id[1] = (uint64_t)st.st_ino;
+    }
+}
+
+int uco__post_ready(struct uco_sched *s)
+{
+    int fds[2], rc;
+
+    if (s->wake_r >= 0)
+        return 0;
+    rc = make_wake(fds);
+    if (rc < 0)
+        return rc;
     s->wake_r = fds[0];
     s->wake_w = fds[1];
+    identify(fds[0], s->wake_id);
     return 0;
+}
+
+bool uco__post_wake_ours(struct uco_sched *s)
+{
+    uint64_t id[2];
+    int fds[2];
+
+    identify(s->wake_r, id);
+    if (id[0] == s->wake_id[0] && id[1] == s->wake_id[1] &&
+        (s->wake_w == s->wake_r || fcntl(s->wake_w, F_GETFD) >= 0))
+        return true;
+    /* the program's now: leave the numbers alone, make new ones */
+    if (make_wake(fds) < 0)
+        return false;
+    pthread_mutex_lock(s->lock);
+    s->wake_r = fds[0];
+    s->wake_w = fds[1];
+    pthread_mutex_unlock(s->lock);
+    identify(fds[0], s->wake_id);
+    s->wake_armed = false;
+    return false;
 }
 
 int uco_sched_get(uco_sched **out)
@@ -77,8 +122,26 @@ int uco_sched_get(uco_sched **out)
 
 void uco_sched_put(uco_sched *s)
 {
-    if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0)
+    unsigned n;
+
+    if (!s)
+        return;
+    n = __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
+    if (n == 0) {
         uco__sched_release(s);
+    } else if (n == 1) {
+        /* only the run's own is left: nothing may come any more, and a
+         * scheduler asleep with no deadline must look again (a deadlock
+         * is then its to report) */
+        pthread_mutex_lock(s->lock);
+        if (!s->ended && __atomic_load_n(&s->sleeping, __ATOMIC_SEQ_CST)) {
+            uint64_t one = 1;
+            if (write(s->wake_w, &one, sizeof one) < 0) {
+                /* full (a pipe): readable all the same */
+            }
+        }
+        pthread_mutex_unlock(s->lock);
+    }
 }
 
 void uco__sched_release(struct uco_sched *s)

@@ -15,6 +15,11 @@ int uco__post_push(struct uco_sched *s, struct uco_msg *m, bool user);
  * negative errno.  No switch. */
 int uco__post_ready(struct uco_sched *s);
 
+/* True when s's wake fd is still the one it made; if the program closed
+ * it behind the library's back (maybe reusing the number), s gets a new
+ * one and the answer is false.  On s's thread.  No switch. */
+bool uco__post_wake_ours(struct uco_sched *s);
+
 /* For run.c, on s's thread. */
 /* Set up s's inbox and its count (one reference, the run's).  0 or
  * -ENOMEM. */

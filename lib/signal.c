@@ -123,9 +123,23 @@ static void *dispatcher(void *unused)
     }
 }
 
+/* In a child after fork(2): the dispatcher did not come along; the next
+ * wait starts one of the child's own (with a pipe of its own). */
+static void child_after_fork(void)
+{
+    pthread_mutex_init(&sg.mu, NULL);
+    if (sg.started) {
+        close(sg.wake_r);
+        close(sg.wake_w);
+    }
+    sg.wake_r = sg.wake_w = -1;
+    sg.started = false;
+}
+
 /* Under mu: the dispatcher and its fd, once.  0 or a negative errno. */
 static int start(void)
 {
+    static bool forks; /* the fork handler is in */
     pthread_attr_t a;
     pthread_t t;
     int fds[2], rc;
@@ -139,7 +153,10 @@ static int start(void)
     fcntl(fds[1], F_SETFL, O_NONBLOCK);
     sg.wake_r = fds[0];
     sg.wake_w = fds[1];
-    uco__list_init(&sg.waiters);
+    if (!forks) {
+        uco__list_init(&sg.waiters);
+        forks = pthread_atfork(NULL, NULL, child_after_fork) == 0;
+    }
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
     rc = pthread_create(&t, &a, dispatcher, NULL);
@@ -161,7 +178,10 @@ static int handle(const sigset_t *set)
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
+    /* on the alternate stack where the thread has one (a scheduler's
+     * has): a task near the end of its stack has no room for a signal
+     * frame, and the kernel would make that a fault */
+    sa.sa_flags = SA_RESTART | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
     for (sig = 1; sig < NSIG; sig++)
         if (sigismember(set, sig) == 1 && !sg.handled[sig]) {

@@ -128,14 +128,18 @@ static void run_cancel(struct uco_sched *s, struct uco_msg *m)
         uco__cancel(s, sb->remote);
 }
 
-/* The caller gives up: send `cancel` unless the task has ended. */
-static void give_up(struct submit *sb)
+/* The caller gives up: send `cancel` unless the task has ended.  False
+ * when the target refused it: it has ended its run, so the task has
+ * ended too (its outcome is set, seen through the target's lock) and
+ * `done` will never come: the caller takes the end itself. */
+static bool give_up(struct submit *sb)
 {
     int st = NONE;
 
     if (__atomic_compare_exchange_n(&sb->cancel_state, &st, SENT, false,
                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-        uco__post_push(sb->target, &sb->cancel, false);
+        return uco__post_push(sb->target, &sb->cancel, false) == 0;
+    return true;
 }
 
 /* ---- on the caller's scheduler */
@@ -172,7 +176,11 @@ static int wait_task(struct uco_task *self, struct submit *sb, int64_t deadline)
     }
     if (__atomic_load_n(&sb->ended, __ATOMIC_ACQUIRE))
         return rc;
-    give_up(sb);
+    if (!give_up(sb)) {
+        __atomic_store_n(&sb->ended, 1, __ATOMIC_RELEASE);
+        s->remote--;
+        return rc;
+    }
     was = self->shielded;
     self->shielded = true;
     while (!__atomic_load_n(&sb->ended, __ATOMIC_ACQUIRE)) {
@@ -198,7 +206,8 @@ static int wait_thread(struct submit *sb, int64_t deadline)
                                    : pthread_cond_timedwait(&sb->cv, &sb->mu, &ts);
     if (!sb->ended) {
         pthread_mutex_unlock(&sb->mu);
-        give_up(sb);
+        if (!give_up(sb))
+            return -ETIMEDOUT; /* (refused: the target has ended) */
         pthread_mutex_lock(&sb->mu);
         while (!sb->ended)
             pthread_cond_wait(&sb->cv, &sb->mu);
