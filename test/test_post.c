@@ -12,6 +12,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- handles */
@@ -646,6 +647,78 @@ static void test_pool_burst(void **state)
     assert_true(took < UCO_MSEC(95) * test_slack()); /* side by side */
 }
 
+/* ---- found by an audit */
+
+/* an abandoned offload holds a reference on its scheduler while its job
+ * runs; when that goes, a deadlock is reported all the same */
+static int dl_offload, dl_wait;
+
+static void *slow100(void *arg)
+{
+    usleep(100000);
+    return arg;
+}
+
+static void no_drop(void *arg, void *result)
+{
+    (void)arg;
+    (void)result;
+}
+
+static void *deadlock_main(void *arg)
+{
+    uco_event *ev;
+
+    (void)arg;
+    OK(uco_event_create(&ev));
+    dl_offload = uco_offload(slow100, NULL, no_drop, NULL, uco_now() + UCO_MSEC(10));
+    dl_wait = uco_event_wait(ev, UCO_NEVER); /* nobody will set it */
+    uco_event_destroy(ev);
+    return NULL;
+}
+
+static void test_deadlock_after_abandoned_offload(void **state)
+{
+    (void)state;
+    assert_int_equal(run_main(deadlock_main, NULL), -EDEADLK);
+    assert_int_equal(dl_offload, -ETIMEDOUT);
+    assert_int_equal(dl_wait, -ECANCELED);
+}
+
+/* offloads in a child forked right after the parent's: the child's pool
+ * starts afresh */
+static void *offload_once(void *arg)
+{
+    void *r = NULL;
+    int *rc = arg;
+
+    *rc = uco_offload(one, NULL, NULL, &r, UCO_NEVER);
+    if (r != (void *)1)
+        *rc = -1;
+    return NULL;
+}
+
+static void test_offload_after_fork(void **state)
+{
+    int rc = -1, status = 0;
+    pid_t pid;
+
+    (void)state;
+    assert_int_equal(run_main(offload_once, &rc), 0);
+    assert_int_equal(rc, 0);
+    fflush(stdout);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(10);
+        rc = -1;
+        _exit(run_main(offload_once, &rc) == 0 && rc == 0 ? 0 : 1);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 #define T(f) cmocka_unit_test_setup(f, reset)
 
 int main(void)
@@ -661,6 +734,8 @@ int main(void)
         T(test_submit_races),
         T(test_offload_end_races_cancel),
         T(test_pool_burst),
+        T(test_deadlock_after_abandoned_offload),
+        T(test_offload_after_fork),
     };
 
     setenv("UCO_THREADS", "2", 1);
