@@ -26,7 +26,7 @@ extern "C" {
 #endif
 
 #define UCO_VERSION_MAJOR 0
-#define UCO_VERSION_MINOR 1
+#define UCO_VERSION_MINOR 2
 #define UCO_VERSION_PATCH 0
 
 #if defined(UCO_BUILDING_LIBRARY) && defined(__GNUC__)
@@ -70,6 +70,12 @@ UCO_API const char *uco_strerror(int err);
 
 /* "MAJOR.MINOR.PATCH" of the library in use. */
 UCO_API const char *uco_version(void);
+
+/* How the library in use runs tasks, as "SWITCH/POLLER": the context
+ * switch it was built with ("fast": its own assembly; "ucontext":
+ * swapcontext) and the fd poller a scheduler started now takes ("epoll",
+ * "poll"; UCO_IO=poll picks poll).  A static string. */
+UCO_API const char *uco_backend(void);
 
 /* ------------------------------------------------------------------ */
 /* Running and tasks                                                  */

@@ -240,7 +240,11 @@ static int altstack_on(void)
     stack_t cur, ss;
     size_t page = uco__page_size();
     size_t size = (size_t)64 * 1024;
+#ifdef _SC_SIGSTKSZ /* glibc 2.34: the size this CPU's signal frames need */
     long min = sysconf(_SC_SIGSTKSZ);
+#else
+    long min = SIGSTKSZ;
+#endif
 
     if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE))
         return 0; /* the program's own: use it */

@@ -3,6 +3,7 @@
  * a table of every task of the scheduler, and the opt-in watchdog.
  */
 #include "core.h"
+#include "io.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,17 @@ static size_t resident(const struct uco_stack *st, unsigned char *vec,
             count += vec[k] & 1;
     }
     return count * page;
+#endif
+}
+
+const char *uco_backend(void)
+{
+    bool epoll = strcmp(uco__io_default_name(), "epoll") == 0;
+
+#if UCO_FAST_SWITCH
+    return epoll ? "fast/epoll" : "fast/poll";
+#else
+    return epoll ? "ucontext/epoll" : "ucontext/poll";
 #endif
 }
 

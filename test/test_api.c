@@ -221,6 +221,32 @@ static void test_version_and_time(void **state)
     assert_true(a > 0 && b >= a);
 }
 
+/* uco_backend names the switch this build chose (config.h says which)
+ * and the poller a scheduler takes now (epoll unless UCO_IO=poll or a
+ * build without it). */
+static void test_backend(void **state)
+{
+    const char *io = getenv("UCO_IO"), *want_io = "poll";
+    char want[32];
+
+    (void)state;
+#ifdef UCO_HAVE_EPOLL
+    if (!io || strcmp(io, "poll") != 0)
+        want_io = "epoll";
+#endif
+    (void)io;
+    snprintf(want, sizeof want, "%s/%s",
+#ifdef UCO_FAST_SWITCH
+             "fast",
+#else
+             "ucontext",
+#endif
+             want_io);
+    printf("uco_backend: %s\n", uco_backend());
+    assert_string_equal(uco_backend(), want);
+    assert_ptr_equal(uco_backend(), uco_backend()); /* static */
+}
+
 /* uco_exit outside a task cannot return an error: it says so and aborts. */
 static void test_exit_outside_aborts(void **state)
 {
@@ -257,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_other_schedulers_handle),
         cmocka_unit_test(test_strerror),
         cmocka_unit_test(test_version_and_time),
+        cmocka_unit_test(test_backend),
         cmocka_unit_test(test_exit_outside_aborts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
