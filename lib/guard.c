@@ -106,13 +106,27 @@ static void call_old(int sig, siginfo_t *info, void *uctx,
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
 }
 
+/* Not a fault that happens again when the handler returns: sent by a
+ * program, or forced by the kernel. */
+static bool once(const siginfo_t *info)
+{
+#ifdef SI_KERNEL
+    if (info->si_code == SI_KERNEL)
+        return true;
+#endif
+    return info->si_code <= 0;
+}
+
 /* Hand a signal that is not ours to the disposition found before: a
  * fault, or the same signal sent by kill(2), raise(3) or sigqueue(3)
- * (si_code <= 0), which happens once only. */
+ * (si_code <= 0), which happens once only; so does the SIGSEGV the kernel
+ * forces when it cannot write a signal frame (SI_KERNEL: a handler of
+ * another signal on a stack with no room left), which does not come again
+ * either. */
 static void forward(int sig, siginfo_t *info, void *uctx)
 {
     const struct sigaction *old = sig == SIGBUS ? &old_bus : &old_segv;
-    bool sent = info->si_code <= 0;
+    bool sent = once(info);
     /* (sa_handler and sa_sigaction share their storage: SIG_DFL and
      * SIG_IGN are themselves, SA_SIGINFO or not) */
     void (*h)(int) = old->sa_handler;
@@ -209,7 +223,7 @@ void uco__guard_rescued(void)
 static void on_fault(int sig, siginfo_t *info, void *uctx)
 {
     /* sent, not a fault: si_addr means nothing */
-    if (info->si_code <= 0) {
+    if (once(info)) {
         forward(sig, info, uctx);
         return;
     }
