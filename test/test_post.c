@@ -704,6 +704,13 @@ static void test_offload_after_fork(void **state)
     pid_t pid;
 
     (void)state;
+    if (getenv("UCO_TEST_EMULATED")) {
+        /* qemu-user 7.2 fails its own assertions (cpu_exec) in a child
+         * forked after the parent started threads, whatever the program */
+        printf("# SKIP: this emulator aborts in a child forked after "
+               "threads ran\n");
+        skip();
+    }
     assert_int_equal(run_main(offload_once, &rc), 0);
     assert_int_equal(rc, 0);
     fflush(stdout);
