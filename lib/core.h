@@ -131,6 +131,9 @@ struct uco_sched {
     struct uco_task *main;
     struct uco_task *zombie; /* finished; its stack awaits release by the
                                 next context that runs */
+    struct uco_task *remake; /* ending, its context to be made anew at its
+                                stack's top by the scheduler's context,
+                                then resumed (uco_exit in a handler) */
     uint64_t next_id, next_seq;
     struct uco_list free_tcbs;    /* released control blocks, FIFO */
     struct uco_tcb_chunk *chunks; /* every control block allocated */

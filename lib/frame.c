@@ -76,9 +76,10 @@ _Noreturn void uco__frame_exit(struct uco_frame *f, void *result)
     if (f->done) {
         /* from a deferred handler (the body already ended): the handlers
          * left run from a fresh context on the same stack, the frames of
-         * this one left behind */
-        uco__ctx_make(&f->ctx, &f->stack, frame_entry, f);
-        uco__ctx_jump(&f->ctx);
+         * this one left behind; the resumer makes it (a context cannot be
+         * made on the stack it runs on) */
+        f->remake = true;
+        uco__ctx_switch(&f->ctx, &f->back);
     }
     f->result = result;
     uco__ctx_jump(frame_end(f));
@@ -112,6 +113,7 @@ int uco__frame_start(struct uco_frame *f, uco_fn *fn, void *arg,
     f->outcome = 0;
     f->done = false;
     f->overflowed = false;
+    f->remake = false;
     f->name = attr && attr->name ? attr->name : name;
     f->parent = NULL;
     uco__ctx_make(&f->ctx, &f->stack, frame_entry, f);
@@ -129,6 +131,11 @@ void uco__frame_resume(struct uco_frame *f)
     if (self)
         self->stack_lo = uco__stack_lo(&f->stack);
     uco__ctx_switch(&f->back, &f->ctx);
+    while (UCO_UNLIKELY(f->remake)) { /* uco_exit in a handler */
+        f->remake = false;
+        uco__ctx_make(&f->ctx, &f->stack, frame_entry, f);
+        uco__ctx_switch(&f->back, &f->ctx);
+    }
     *slot = f->parent;
     if (self)
         self->stack_lo = lo;

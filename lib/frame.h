@@ -26,6 +26,8 @@ struct uco_frame {
     bool sandbox;             /* an overflow ends the body, not the process */
     bool done;                /* the body has ended */
     bool overflowed;          /* rescued: its context was made anew to end it */
+    bool remake;              /* uco_exit in a handler: the resumer makes
+                                 its context anew and resumes it */
     const char *name;         /* for diagnostics */
 };
 

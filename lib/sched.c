@@ -112,6 +112,15 @@ void uco__sched_run(struct uco_sched *s)
 
         if (s->zombie)
             uco__sched_reap(s);
+        if (UCO_UNLIKELY(s->remake != NULL)) { /* uco_exit in a handler */
+            t = s->remake;
+            s->remake = NULL;
+            uco__ctx_make(&t->ctx, &t->stack, t->ctx.entry, t->ctx.arg);
+            s->current = t;
+            uco__ctx_switch(&s->ctx, &t->ctx);
+            s->current = NULL;
+            continue;
+        }
         if (UCO_UNLIKELY(__atomic_load_n(&s->inbox, __ATOMIC_ACQUIRE) != NULL))
             s->take(s);
         t = uco__next_ready(s);

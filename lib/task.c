@@ -31,7 +31,7 @@ static int set_name(struct uco_task *t, const char *name)
 
 /* First code of every task, and of a task whose context was made anew:
  * a rescued sandbox, or uco_exit from a deferred handler (the handlers
- * left then run on a fresh stack, not below the one that exited). */
+ * left then run from the stack's top, not below the one that exited). */
 static uco_ctx *task_entry(void *p)
 {
     struct uco_task *t = p;
@@ -182,9 +182,11 @@ _Noreturn void uco_exit(void *result)
     }
     if (self->finishing) {
         /* from a deferred handler: the end goes on from a fresh context
-         * on the same stack, the frames of this one left behind */
-        uco__ctx_make(&self->ctx, &self->stack, task_entry, self);
-        uco__ctx_jump(&self->ctx);
+         * on the same stack, the frames of this one left behind; the
+         * scheduler's context makes it (a context cannot be made on the
+         * stack it runs on: its frame would overwrite the maker's) */
+        self->sched->remake = self;
+        uco__ctx_switch(&self->ctx, &self->sched->ctx);
     }
     uco__ctx_jump(uco__task_end(self, result));
 }
