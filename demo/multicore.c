@@ -24,6 +24,9 @@
  * the control one what it served, and its uco_run returns.  uco_submit
  * reads a scheduler's counters on its own thread while it runs.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* sched_getaffinity, CPU_ISSET */
+#endif
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif

@@ -77,7 +77,7 @@ static void test_sizes(void **state)
     assert_int_equal(g, (size_t)1 << 20);
     a.guard_size = ((size_t)1 << 20) + 1;
     assert_int_equal(uco__stack_sizes(&a, &s, &g), -EINVAL);
-    a.guard_size = (size_t)64 << 30;
+    a.guard_size = (size_t)1 << 30;
     assert_int_equal(uco__stack_sizes(&a, &s, &g), -EINVAL);
 }
 
