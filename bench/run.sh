@@ -35,7 +35,8 @@ FAST=0
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 RES=$(mktemp)
 NOTES=$(mktemp)
-trap 'rm -f "$RES" "$NOTES"' EXIT INT TERM
+trap 'rm -f "$RES" "$NOTES"' EXIT
+trap 'exit 130' INT TERM # and stop: the EXIT trap cleans up
 
 have() { "$B/peers" list | grep -q "^$1 yes"; }
 
@@ -182,6 +183,41 @@ if [ $THR = 1 ]; then
         done
         rm -f "$RES.sc" "$RES.sc1" "$RES.sc2"
     fi
+fi
+
+# ------------------------------------------------------------ embedding
+# bench/embed: the same tasks under uco_run and driven a step at a time
+# from a libuv loop (a uv_poll_t on uco_sched_fd, a uv_timer_t for each
+# step's deadline); signals to a task in uco_signal_wait.
+EMB=0
+[ -x "$B/embed" ] && EMB=1
+EMB_ROUNDS=${BENCH_EMBED_ROUNDS:-3}
+EMB_UV=0
+EMB_TFD=0
+EMB_C=32        # echo clients (and 1, beside it)
+EMB_SLEEPERS=1000
+EMB_SIGNALS=2000
+if [ $EMB = 1 ]; then
+    "$B/embed" list | grep -q '^uv yes' && EMB_UV=1
+    "$B/embed" list | grep -q '^timerfd yes' && EMB_TFD=1
+    progress "bench: a scheduler inside libuv: echo, idle, sleepers; signals ($EMB_ROUNDS rounds)"
+    r=1
+    while [ $r -le "$EMB_ROUNDS" ]; do
+        # uco_run first in odd rounds, libuv first in even ones
+        if [ $((r % 2)) = 1 ]; then ds="run uv"; else ds="uv run"; fi
+        for c in $EMB_C 1; do
+            for d in $ds; do
+                [ $d = uv ] && [ $EMB_UV = 0 ] && continue
+                run emb "$B/embed" echo $d $c 1
+            done
+        done
+        [ $EMB_UV = 1 ] && run emb "$B/embed" idle uv 2
+        run emb "$B/embed" sleep run $EMB_SLEEPERS
+        [ $EMB_UV = 1 ] && run emb "$B/embed" sleep uv $EMB_SLEEPERS
+        [ $EMB_TFD = 1 ] && run emb "$B/embed" sleep uvtfd $EMB_SLEEPERS
+        for m in kill thread floor; do run emb "$B/embed" signal $m $EMB_SIGNALS; done
+        r=$((r + 1))
+    done
 fi
 
 # ------------------------------------------------------------ reporting
@@ -445,6 +481,68 @@ if [ $THR = 1 ]; then
     fi
 fi
 
+if [ $EMB = 1 ]; then
+    # erow LABEL KEY FMT [NUM DEN]: a row, and NUM / DEN paired by round
+    erow() {
+        x=""
+        [ $# -ge 5 ] && x=$(ratio "$4" "$5")
+        printf '  %-50s %-30s %8s\n' "$1" "$(cell "$2" "$3")" "$x"
+    }
+    printf '\n%-52s %-30s %8s\n' "Inside another loop (bench/embed, $("$B/embed" list | awk '$1 == "backend" { print $2 }'))" "median [min-max]" "uv/run"
+    printf ' %s\n' "(the same tasks under uco_run and driven from a libuv loop: a uv_poll_t on"
+    printf ' %s\n' " uco_sched_fd, a uv_timer_t for the deadline each uco_sched_step reports;"
+    printf ' %s\n' " uv/run: the libuv-driven figure over uco_run's, the median of the ratios"
+    printf ' %s\n' " within each round; medians of $EMB_ROUNDS runs)"
+    printf ' %s\n' "echo on 127.0.0.1: a task per connection (uco_read, uco_write); the clients,"
+    printf ' %s\n' "tasks on another thread, send 64 bytes and wait for the echo, for 1 s"
+    for c in $EMB_C 1; do
+        [ $c = 1 ] && w="1 client" || w="$c clients"
+        erow "$w, uco_run: requests/s" emb.echo.$c.run.req_per_s "%.0f"
+        if [ $EMB_UV = 1 ]; then
+            erow "$w, libuv-driven: requests/s" emb.echo.$c.uv.req_per_s "%.0f" emb.echo.$c.uv.req_per_s emb.echo.$c.run.req_per_s
+        fi
+        erow "$w, uco_run: server CPU per request, ns" emb.echo.$c.run.srv_cpu_ns_per_req "%.0f"
+        if [ $EMB_UV = 1 ]; then
+            erow "$w, libuv-driven: the same, ns" emb.echo.$c.uv.srv_cpu_ns_per_req "%.0f" emb.echo.$c.uv.srv_cpu_ns_per_req emb.echo.$c.run.srv_cpu_ns_per_req
+            erow "$w, libuv-driven: requests per step" emb.echo.$c.uv.req_per_step "%.1f"
+        fi
+    done
+    if [ $EMB_UV = 1 ]; then
+        printf ' %s\n' "idle: a libuv loop driving a scheduler whose task sleeps 1 s at a time"
+        printf ' %s\n' "(another waits on a pipe nobody writes), 2 s"
+        erow "CPU time of the process per second, us" emb.idle.uv.cpu_us_per_s "%.0f"
+        erow "steps per second" emb.idle.uv.steps_per_s "%.2f"
+    fi
+    printf ' %s\n' "$EMB_SLEEPERS sleepers, deadlines random over 1 s (ns) from a common start: lateness, us"
+    for d in run uv uvtfd; do
+        case $d in
+        run) lbl="uco_run" ;;
+        uv) [ $EMB_UV = 1 ] || continue; lbl="libuv-driven (uv_timer_t, whole ms)" ;;
+        uvtfd) [ $EMB_TFD = 1 ] || continue; lbl="libuv-driven, a timerfd for the deadline" ;;
+        esac
+        erow "$lbl: p50" emb.sleep.$d.late_p50_us "%.0f"
+        if [ $d = run ]; then
+            erow "$lbl: p99" emb.sleep.$d.late_p99_us "%.0f"
+        else
+            erow "$lbl: p99" emb.sleep.$d.late_p99_us "%.0f" emb.sleep.$d.late_p99_us emb.sleep.run.late_p99_us
+        fi
+        erow "$lbl: max" emb.sleep.$d.late_max_us "%.0f"
+        erow "$lbl: woke early" emb.sleep.$d.early "%.0f"
+    done
+    printf ' %s\n' "a signal to a task in uco_signal_wait: SIGUSR1 sent $EMB_SIGNALS times from another"
+    printf ' %s\n' "thread, 100-400 us apart; from the send to the wait's return, us"
+    for m in kill thread floor; do
+        case $m in
+        kill) lbl="kill() to the process" ;;
+        thread) lbl="pthread_kill() to a thread with no scheduler" ;;
+        floor) lbl="floor: kill(), a thread in sigwaitinfo" ;;
+        esac
+        erow "$lbl: p50" emb.signal.$m.p50_us "%.1f"
+        erow "$lbl: p99" emb.signal.$m.p99_us "%.1f"
+        erow "$lbl: max" emb.signal.$m.max_us "%.0f"
+    done
+fi
+
 if [ -s "$NOTES" ]; then
     printf '\nNotes from the programs (last round):\n'
     sort -u "$NOTES" | grep -v 'tasks idle: VmRSS' | sed 's/^/  /'
@@ -584,6 +682,30 @@ if [ $THR = 1 ]; then
         x=$(ratio $s.offpar.8.per_call_us $s.offpar.1.per_call_us)
         verdict "$(le "$x" 2)" "offload ($lbl): 8 tasks at once cost each <= 2x one task alone: $(mf $s.offpar.8.per_call_us) vs $(mf $s.offpar.1.per_call_us) us per call: ${x}x"
     done
+fi
+
+if [ $EMB = 1 ]; then
+    # ge / rle A LIMIT: 1 if A >= LIMIT / A <= LIMIT, 0 when A is missing
+    ge() { awk -v a="$1" -v b="$2" 'BEGIN { print (a != "" && a != "-" && b != "" && a + 0 >= b + 0) ? 1 : 0 }'; }
+    rle() { awk -v a="$1" -v b="$2" 'BEGIN { print (a != "" && a != "-" && b != "" && a + 0 <= b + 0) ? 1 : 0 }'; }
+    if [ $EMB_UV = 1 ]; then
+        x=$(ratio emb.echo.$EMB_C.uv.req_per_s emb.echo.$EMB_C.run.req_per_s)
+        verdict "$(ge "$x" 0.9)" "echo server driven from libuv ($EMB_C clients): >= 0.9x the requests/s under uco_run: $(mf emb.echo.$EMB_C.uv.req_per_s) vs $(mf emb.echo.$EMB_C.run.req_per_s)/s: ${x}x"
+        x=$(ratio emb.echo.1.uv.req_per_s emb.echo.1.run.req_per_s)
+        echo "info  echo server driven from libuv, 1 client (each round trip pays the host loop's round): $(mf emb.echo.1.uv.req_per_s) vs $(mf emb.echo.1.run.req_per_s)/s: ${x}x"
+        x=$(med emb.idle.uv.cpu_us_per_s)
+        verdict "$(lt "$x" 1000)" "idle libuv loop driving a scheduler (a task sleeping 1 s, one waiting on a pipe): < 1 ms of CPU per second: $(mf emb.idle.uv.cpu_us_per_s) us/s (worst run $(maxof emb.idle.uv.cpu_us_per_s | awk '{ printf "%.0f", $1 }')), $(mf emb.idle.uv.steps_per_s) steps/s"
+        x=$(ratio emb.sleep.uv.late_p99_us emb.sleep.run.late_p99_us)
+        verdict "$(rle "$x" 1.2)" "sleeper lateness p99 driven from libuv <= 1.2x uco_run's: $(mf emb.sleep.uv.late_p99_us) vs $(mf emb.sleep.run.late_p99_us) us: ${x}x"
+        if [ $EMB_TFD = 1 ]; then
+            x=$(ratio emb.sleep.uvtfd.late_p99_us emb.sleep.run.late_p99_us)
+            echo "info  the same host with a timerfd for the deadline (uv_timer_t counts whole ms): p99 $(mf emb.sleep.uvtfd.late_p99_us) vs $(mf emb.sleep.run.late_p99_us) us: ${x}x"
+        fi
+    else
+        echo "n/a   echo, idle loop and sleepers driven from libuv: apt-get install -y $(pkg uv), then run configure again"
+    fi
+    verdict "$(lt "$(med emb.signal.kill.p99_us)" 100)" "a signal to a waiting task, kill() to the process: p99 < 100 us: $(mf emb.signal.kill.p99_us) us (p50 $(mf emb.signal.kill.p50_us); the sigwaitinfo floor: p99 $(mf emb.signal.floor.p99_us))"
+    verdict "$(lt "$(med emb.signal.thread.p99_us)" 100)" "a signal to a waiting task, pthread_kill() to a thread with no scheduler: p99 < 100 us: $(mf emb.signal.thread.p99_us) us (p50 $(mf emb.signal.thread.p50_us))"
 fi
 
 for p in boost pcl st uv; do
