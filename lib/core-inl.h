@@ -10,8 +10,9 @@
 #include "core.h"
 
 /* The next ready task made current, or NULL (current unchanged; also
- * when messages wait in the inbox and a task is running: the scheduler's
- * context takes them first; and when a step's round is over).  First
+ * when messages wait in the inbox, or posts to become tasks, and a task
+ * is running: the scheduler's context deals with them first; and when a
+ * step's round is over).  First
  * the hooks: the watchdog looks at the task leaving, due sleepers are
  * woken (one clock read serves both), and every UCO_POLL_TICK switches
  * fds are polled without blocking.  No switch. */
@@ -33,8 +34,7 @@ uco__next_ready(struct uco_sched *s)
         s->poll(s);
     /* messages from other threads: to the scheduler's context, which
      * takes them (a task's stack has no room for spawning) */
-    if (UCO_UNLIKELY(__atomic_load_n(&s->inbox, __ATOMIC_RELAXED) != NULL) &&
-        s->current)
+    if (UCO_UNLIKELY(uco__sched_attention(s)) && s->current)
         return NULL;
     if (UCO_UNLIKELY(s->budget != SIZE_MAX)) { /* a step's round */
         if (s->budget == 0)

@@ -195,6 +195,15 @@ struct uco_msg {
 
 #define UCO_POLL_TICK 64
 
+/* Work for the scheduler's own context: messages in the inbox (from any
+ * thread), or posts taken that wait to become tasks (and memory for
+ * them).  No switch. */
+static inline bool uco__sched_attention(struct uco_sched *s)
+{
+    return __atomic_load_n(&s->inbox, __ATOMIC_RELAXED) != NULL ||
+           (s->retry.next != &s->retry && !s->retry_stalled);
+}
+
 /* The calling thread's scheduler, or NULL. */
 extern UCO_TLS struct uco_sched *uco__cur;
 

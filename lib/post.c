@@ -126,22 +126,23 @@ void uco_sched_put(uco_sched *s)
 
     if (!s)
         return;
+    /* under the lock: once the count is down, the scheduler may be freed
+     * by whoever holds the last reference, so nothing of it is touched
+     * after the lock is let go but by that one */
+    pthread_mutex_lock(s->lock);
     n = __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
-    if (n == 0) {
-        uco__sched_release(s);
-    } else if (n == 1) {
+    if (n == 1 && !s->ended && __atomic_load_n(&s->sleeping, __ATOMIC_SEQ_CST)) {
         /* only the run's own is left: nothing may come any more, and a
          * scheduler asleep with no deadline must look again (a deadlock
          * is then its to report) */
-        pthread_mutex_lock(s->lock);
-        if (!s->ended && __atomic_load_n(&s->sleeping, __ATOMIC_SEQ_CST)) {
-            uint64_t one = 1;
-            if (write(s->wake_w, &one, sizeof one) < 0) {
-                /* full (a pipe): readable all the same */
-            }
+        uint64_t one = 1;
+        if (write(s->wake_w, &one, sizeof one) < 0) {
+            /* full (a pipe): readable all the same */
         }
-        pthread_mutex_unlock(s->lock);
     }
+    pthread_mutex_unlock(s->lock);
+    if (n == 0)
+        uco__sched_release(s);
 }
 
 void uco__sched_release(struct uco_sched *s)
@@ -193,7 +194,8 @@ static struct uco_msg *take_all(struct uco_sched *s)
     return fifo;
 }
 
-/* s->take. */
+/* s->take: run the inbox's messages, then make tasks of a batch of the
+ * posts taken. */
 static void run_inbox(struct uco_sched *s)
 {
     struct uco_msg *m = take_all(s);
@@ -203,6 +205,8 @@ static void run_inbox(struct uco_sched *s)
         m->run(s, m);
         m = next;
     }
+    if (!uco__list_empty(&s->retry))
+        s->retry_stalled = !uco__post_retry(s);
 }
 
 bool uco__post_sleep(struct uco_sched *s)

@@ -305,6 +305,8 @@ int uco_sched_step(uco_sched *s, int64_t *deadline)
     when = uco__io_host_deadline(s, when);
     if (busy(s) || !uco__post_sleep(s))
         when = uco_now();
+    else
+        uco__stack_pool_cool(); /* idle till the host steps again */
     *deadline = when;
     return !s->main_done;
 }

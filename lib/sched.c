@@ -121,8 +121,8 @@ void uco__sched_run(struct uco_sched *s)
             s->current = NULL;
             continue;
         }
-        if (UCO_UNLIKELY(__atomic_load_n(&s->inbox, __ATOMIC_ACQUIRE) != NULL))
-            s->take(s);
+        if (UCO_UNLIKELY(uco__sched_attention(s)))
+            s->take(s); /* (an acquire: the exchange in take) */
         t = uco__next_ready(s);
         if (!t)
             return;

@@ -726,6 +726,44 @@ static void test_offload_after_fork(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* a post runs while the poster keeps yielding (it waited for the
+ * scheduler to have nothing ready, which never came) */
+static int yp_ran;
+
+static void *yp_post(void *arg)
+{
+    (void)arg;
+    yp_ran = 1;
+    return NULL;
+}
+
+static void *yield_main(void *arg)
+{
+    uco_sched *s;
+    long *yields = arg;
+
+    OK(uco_sched_get(&s));
+    OK(uco_post(s, yp_post, NULL));
+    while (!yp_ran && *yields < 1000000) {
+        uco_yield();
+        ++*yields;
+    }
+    uco_sched_put(s);
+    return NULL;
+}
+
+static void test_post_runs_among_yielders(void **state)
+{
+    long yields = 0;
+
+    (void)state;
+    yp_ran = 0;
+    assert_int_equal(run_main(yield_main, &yields), 0);
+    assert_int_equal(bad, 0);
+    assert_int_equal(yp_ran, 1);
+    assert_true(yields < 10);
+}
+
 #define T(f) cmocka_unit_test_setup(f, reset)
 
 int main(void)
@@ -742,6 +780,7 @@ int main(void)
         T(test_offload_end_races_cancel),
         T(test_pool_burst),
         T(test_deadlock_after_abandoned_offload),
+        T(test_post_runs_among_yielders),
         T(test_offload_after_fork),
     };
 
