@@ -24,6 +24,9 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef UCO_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
 
 #ifndef NSIG
 #define NSIG 65
@@ -182,6 +185,12 @@ static int handle(const sigset_t *set)
      * has): a task near the end of its stack has no room for a signal
      * frame, and the kernel would make that a fault */
     sa.sa_flags = SA_RESTART | SA_ONSTACK;
+#ifdef UCO_VALGRIND
+    /* memcheck (3.19) delivers on a thread's alternate stack after it was
+     * disabled and unmapped, and kills the process: not on Valgrind */
+    if (RUNNING_ON_VALGRIND)
+        sa.sa_flags &= ~SA_ONSTACK;
+#endif
     sigemptyset(&sa.sa_mask);
     for (sig = 1; sig < NSIG; sig++)
         if (sigismember(set, sig) == 1 && !sg.handled[sig]) {
