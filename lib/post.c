@@ -145,10 +145,15 @@ void uco_sched_put(uco_sched *s)
         uco__sched_release(s);
 }
 
-void uco__sched_release(struct uco_sched *s)
+void uco__post_free(struct uco_sched *s)
 {
     pthread_mutex_destroy(s->lock);
     free(s->lock);
+}
+
+void uco__sched_release(struct uco_sched *s)
+{
+    uco__post_free(s);
     free(s);
 }
 
@@ -303,7 +308,7 @@ int uco_post(uco_sched *s, uco_fn *fn, void *arg)
 
 int uco__post_start(struct uco_sched *s)
 {
-    pthread_mutex_t *l = malloc(sizeof *l);
+    pthread_mutex_t *l = malloc(sizeof(pthread_mutex_t));
 
     if (!l)
         return -ENOMEM;

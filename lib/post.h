@@ -41,6 +41,8 @@ bool uco__post_retry(struct uco_sched *s);
 /* The run is about to end: refuse every message from now on, unless one
  * is in the inbox (false: run it first).  No switch. */
 bool uco__post_seal(struct uco_sched *s);
+/* Free what uco__post_start made (a start that failed after it). */
+void uco__post_free(struct uco_sched *s);
 /* Free s (the last reference went). */
 void uco__sched_release(struct uco_sched *s);
 

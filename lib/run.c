@@ -149,11 +149,10 @@ static int start(struct uco_sched **out)
     if (rc == 0) {
         rc = uco__io_start(s);
         if (rc < 0)
-            uco__post_end(s); /* frees s */
-    } else {
-        free(s);
+            uco__post_free(s);
     }
     if (rc < 0) {
+        free(s);
         uco__coro_leave();
         return rc;
     }
